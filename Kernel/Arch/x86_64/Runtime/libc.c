@@ -1,0 +1,88 @@
+// The few C library symbols the Embedded Swift kernel links against.
+//
+// Measured in ../shared/notes/embedded-swift-x86_64.md: the embedded stdlib
+// calls memset/memcpy/memmove/memcmp/strlen, posix_memalign/free (classes,
+// arrays, strings), arc4random_buf (hashing seeds) and ceil. Compiled with
+// -ffreestanding -fno-builtin so the compiler cannot turn a loop here back
+// into a call to the function being defined.
+#include <stddef.h>
+#include <stdint.h>
+
+// Kernel heap, implemented in Swift (Kernel/Memory/KernelHeap.swift).
+extern void *kernel_heap_allocate(size_t size, size_t alignment);
+extern void kernel_heap_free(void *pointer);
+
+void *memset(void *dest, int value, size_t count) {
+    void *d = dest;
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(count) : "a"(value) : "memory");
+    return dest;
+}
+
+void *memcpy(void *dest, const void *src, size_t count) {
+    void *d = dest;
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(count) : : "memory");
+    return dest;
+}
+
+void *memmove(void *dest, const void *src, size_t count) {
+    unsigned char *d = dest;
+    const unsigned char *s = src;
+    if (d == s || count == 0) return dest;
+    if (d < s || d >= s + count) return memcpy(dest, src, count);
+    // Overlapping with dest above src: copy backwards.
+    d += count - 1;
+    s += count - 1;
+    __asm__ volatile("std; rep movsb; cld" : "+D"(d), "+S"(s), "+c"(count) : : "memory");
+    return dest;
+}
+
+int memcmp(const void *a, const void *b, size_t count) {
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < count; i++) {
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    }
+    return 0;
+}
+
+size_t strlen(const char *s) {
+    size_t n = 0;
+    while (s[n]) n++;
+    return n;
+}
+
+int posix_memalign(void **result, size_t alignment, size_t size) {
+    void *p = kernel_heap_allocate(size, alignment);
+    if (!p) return 12;  // ENOMEM
+    *result = p;
+    return 0;
+}
+
+void free(void *pointer) {
+    if (pointer) kernel_heap_free(pointer);
+}
+
+// Seeds for Swift's hashing. Not cryptographic: a xorshift over the TSC.
+void arc4random_buf(void *buffer, size_t count) {
+    static uint64_t state;
+    if (state == 0) {
+        uint32_t lo, hi;
+        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+        state = (((uint64_t)hi << 32) | lo) | 1;
+    }
+    unsigned char *out = buffer;
+    for (size_t i = 0; i < count; i++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out[i] = (unsigned char)state;
+    }
+}
+
+// Rounds toward +infinity. Written out because `x.rounded(.up)` in Swift
+// compiles back into a call to ceil.
+double ceil(double x) {
+    const double two52 = 4503599627370496.0;  // beyond this every double is whole
+    if (!(x < two52 && x > -two52)) return x;  // large, infinite or NaN
+    double truncated = (double)(int64_t)x;
+    return truncated < x ? truncated + 1.0 : truncated;
+}

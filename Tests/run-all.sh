@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Tests/run-all.sh: every test, host then QEMU, and the total on the last
+# line as "N passed, N failed". Exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+start=$(date +%s)
+
+RESULTS_FILE=$results/host Tests/run-host-tests.sh
+RESULTS_FILE=$results/qemu qemu/run-qemu-tests.sh
+
+passed=0; failed=0
+for suite in host qemu; do
+    if [ -s "$results/$suite" ]; then
+        read -r p f < "$results/$suite"
+    else
+        echo "FAIL $suite: the runner reported no counts"; p=0; f=1
+    fi
+    passed=$((passed + p)); failed=$((failed + f))
+done
+echo "make test took $(( $(date +%s) - start ))s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

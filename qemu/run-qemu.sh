@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# qemu/run-qemu.sh ISO [extra QEMU arguments...]
+#
+# Boots ISO in QEMU (TCG, never KVM) with the serial console on stdio,
+# under `timeout` (QEMU_TIMEOUT seconds, default 3600). Exit status:
+#   0    the kernel powered off normally (isa-debug-exit 0x10 -> 33)
+#   1    the kernel reported a failure (0x11 -> 35)
+#   2    kernel panic (0x12 -> 37)
+#   3    QEMU stopped without the kernel saying so: triple fault (exits 0
+#        under -no-reboot) or a QEMU error
+#   124  timeout
+set -uo pipefail
+iso=$1; shift
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/qemu.conf"
+
+timeout --foreground "${QEMU_TIMEOUT:-3600}" \
+    qemu-system-x86_64 "${QEMU_ARGS[@]}" -cdrom "$iso" "$@"
+status=$?
+case $status in
+    33) exit 0 ;;
+    35) exit 1 ;;
+    37) exit 2 ;;
+    124) echo "run-qemu: timed out after ${QEMU_TIMEOUT:-3600}s" >&2; exit 124 ;;
+    0) echo "run-qemu: QEMU exited without a kernel status (triple fault?)" >&2; exit 3 ;;
+    *) echo "run-qemu: QEMU exited with status $status" >&2; exit 3 ;;
+esac
