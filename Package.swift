@@ -2,9 +2,10 @@
 // Host-side build of the kernel's portable code.
 //
 // `KernelCore` compiles the very same source files as the kernel (the
-// Makefile builds them with Embedded Swift for bare metal); only the
-// architecture-specific code under Kernel/Arch and the kernel's own glue
-// stay out. The tests run it against simulated hardware.
+// Makefile builds them with Embedded Swift for bare metal): the portable
+// directories, plus the x86-64 page-table format, which is pure Swift and
+// which the fake MMU walks. Hardware glue (Kernel/Arch/x86_64 outside
+// Paging) and the kernel's own init code stay out.
 import PackageDescription
 
 let package = Package(
@@ -13,12 +14,24 @@ let package = Package(
         .target(
             name: "KernelCore",
             path: "Kernel",
-            sources: ["Lib", "Multiboot", "Memory"]
+            sources: ["Lib", "Multiboot", "Memory", "Loader", "Arch/x86_64/Paging"]
+        ),
+        // Simulated physical memory and an x86-64 MMU with a TLB model.
+        .target(
+            name: "FakeMMU",
+            dependencies: ["KernelCore"],
+            path: "Tests/FakeMMU"
         ),
         .testTarget(
             name: "KernelCoreTests",
-            dependencies: ["KernelCore"],
+            dependencies: ["KernelCore", "FakeMMU"],
             path: "Tests/KernelCoreTests"
+        ),
+        // `make bench-host`: ns per operation of the memory code on a 1 GiB machine.
+        .executableTarget(
+            name: "MemoryBenchmark",
+            dependencies: ["KernelCore", "FakeMMU"],
+            path: "Tests/Benchmarks/MemoryBenchmark"
         ),
     ]
 )
