@@ -41,13 +41,13 @@ SWIFT_ROOT  := $(abspath $(dir $(shell command -v $(SWIFTC)))/..)
 SWIFT_EMBEDDED_LIBS := $(SWIFT_ROOT)/lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a
 LD_FLAGS    := -n -static -nostdlib --gc-sections -T Linker/kernel.ld
 
-.PHONY: all kernel iso run test test-host test-qemu debug symbolize deps clean help
+.PHONY: all kernel iso run test test-host test-qemu bench bench-host debug symbolize deps clean help
 
 all: kernel
 
 help:
 	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "Other targets: kernel, iso, test-host, test-qemu, symbolize ADDR=..., deps, clean"
+	@echo "Other targets: kernel, iso, test-host, test-qemu, bench-host, symbolize ADDR=..., deps, clean"
 	@echo "Variables: CMDLINE=\"...\" (kernel command line for run/debug), QEMU_TIMEOUT=seconds"
 
 deps:
@@ -94,6 +94,11 @@ test-host:
 
 test-qemu: kernel
 	@qemu/run-qemu-tests.sh
+
+bench: bench-host
+
+bench-host:
+	swift run -c release MemoryBenchmark
 
 clean:
 	rm -rf $(BUILD) .build
