@@ -63,9 +63,9 @@ $(BUILD)/kernel/%.o: Kernel/%.c $(KERNEL_H) Makefile | deps
 	@mkdir -p $(dir $@)
 	$(CC_KERNEL) $(C_FLAGS) -c $< -o $@
 
-$(BUILD)/boot/%.o: Boot/%.asm | deps
+$(BUILD)/boot/%.o: Boot/%.asm Boot/extable.inc | deps
 	@mkdir -p $(dir $@)
-	$(NASM) -f elf64 -g -F dwarf $< -o $@
+	$(NASM) -f elf64 -g -F dwarf -i Boot/ $< -o $@
 
 $(KERNEL_ELF): $(KERNEL_OBJS) Linker/kernel.ld Linker/check-image.sh
 	$(LD_KERNEL) $(LD_FLAGS) $(KERNEL_OBJS) $(SWIFT_EMBEDDED_LIBS) -o $@.tmp

@@ -7,6 +7,13 @@
 ;     hal_interrupt_frame *interrupt_dispatch(hal_interrupt_frame *frame)
 ; The frame it returns is the one resumed, which lets the scheduler switch
 ; tasks by returning another task's saved frame.
+;
+; FPU/SSE state: the kernel's Swift code uses SSE, so the user's registers
+; are saved (fxsave) on every entry from ring 3 and restored on every exit
+; to ring 3, into the area `current_fpu_state` points at (the scheduler
+; points it at the running task's area). Kernel code runs with interrupts
+; off except in the idle loop, which has no SSE state worth keeping.
+; One CPU: no swapgs, no per-CPU GS base.
 
 section .text
 bits 64
@@ -35,14 +42,19 @@ isr_stub_%1:
 %assign v v + 1
 %endrep
 
-FRAME_CS_OFFSET_BEFORE_SAVE equ 24  ; vector, error code, rip, then cs
+FRAME_CS_OFFSET equ 18 * 8         ; 15 registers, vector, error code, rip, then cs
+
+section .data
+align 8
+; Where the running task's FPU/SSE state is saved (512 bytes, 16-aligned).
+global current_fpu_state
+current_fpu_state: dq boot_fpu_state
+section .bss
+align 16
+boot_fpu_state: resb 512
+section .text
 
 interrupt_common:
-    ; Coming from ring 3: switch GS to the kernel's per-CPU base.
-    test qword [rsp + FRAME_CS_OFFSET_BEFORE_SAVE], 3
-    jz .from_kernel
-    swapgs
-.from_kernel:
     push rax
     push rbx
     push rcx
@@ -59,12 +71,22 @@ interrupt_common:
     push r14
     push r15
     cld
+    test qword [rsp + FRAME_CS_OFFSET], 3
+    jz .from_kernel
+    mov rax, [rel current_fpu_state]
+    fxsave64 [rax]
+.from_kernel:
     mov rdi, rsp                    ; 16-byte aligned here (see hal.h)
     xor ebp, ebp                    ; backtraces stop at the interrupt
     call interrupt_dispatch
     mov rsp, rax                    ; the frame to resume
 global interrupt_return
 interrupt_return:
+    test qword [rsp + FRAME_CS_OFFSET], 3
+    jz .to_kernel
+    mov rax, [rel current_fpu_state]
+    fxrstor64 [rax]
+.to_kernel:
     pop r15
     pop r14
     pop r13
@@ -81,10 +103,6 @@ interrupt_return:
     pop rbx
     pop rax
     add rsp, 16                     ; vector and error code
-    test qword [rsp + 8], 3         ; returning to ring 3?
-    jz .to_kernel
-    swapgs
-.to_kernel:
     iretq
 
 section .rodata

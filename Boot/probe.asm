@@ -6,11 +6,7 @@
 ; resumes at the fixup, which returns -1 instead of crashing the kernel.
 ; This is how Linux recovers in copy_from_user (arch/x86/mm/extable.c).
 
-%macro EXTABLE 2
-    section .extable
-    dq %1, %2
-    section .text
-%endmacro
+%include "extable.inc"
 
 section .text
 bits 64

@@ -127,3 +127,13 @@ static inline uint64_t hal_heap_window_start(void) { return (uint64_t)heap_arena
 static inline uint64_t hal_heap_window_pages(void) { return heap_window_pages; }
 static inline uint64_t hal_heap_arena_pages(void) { return heap_arena_pages; }
 static inline void *hal_heap_metadata(void) { return heap_metadata; }
+
+// ---- User mode (Boot/syscall.asm, Boot/usercopy.asm, Boot/interrupts.asm) ----
+extern char syscall_entry[];
+extern uint64_t syscall_kernel_rsp;
+extern void *current_fpu_state;
+uint64_t hal_user_copy(void *destination, const void *source, uint64_t count);
+static inline uint64_t hal_syscall_entry_address(void) { return (uint64_t)syscall_entry; }
+static inline void hal_set_syscall_kernel_stack(uint64_t top) { syscall_kernel_rsp = top; }
+static inline void hal_set_fpu_state_area(void *area) { current_fpu_state = area; }
+static inline void hal_fxsave(void *area) { __asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory"); }

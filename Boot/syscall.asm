@@ -1,0 +1,94 @@
+; Boot/syscall.asm: the `syscall` entry point (MSR LSTAR) and its return.
+;
+; On `syscall` the CPU saves RIP in RCX and RFLAGS in R11, masks RFLAGS
+; with FMASK (interrupts, direction, trap and AC off) and jumps here still
+; on the user stack. The entry switches to the running task's kernel stack
+; and builds the same hal_interrupt_frame an interrupt would (vector
+; SYSCALL_FRAME_VECTOR), so the scheduler handles both alike, then calls
+;     hal_interrupt_frame *syscall_dispatch(hal_interrupt_frame *frame)
+; The frame it returns is resumed: with sysretq when it is a syscall frame
+; of a task returning to a canonical user RIP, otherwise through
+; interrupt_return (iretq).
+;
+; One CPU: the two scratch slots below are globals, not per-CPU data.
+
+USER_DATA_SELECTOR     equ 0x23
+USER_CODE_SELECTOR     equ 0x2B
+SYSCALL_FRAME_VECTOR   equ 256
+FRAME_VECTOR_OFFSET    equ 15 * 8
+FRAME_RIP_OFFSET       equ 17 * 8
+USER_SPACE_LIMIT_SHIFT equ 47
+
+section .text
+bits 64
+extern syscall_dispatch, interrupt_return, current_fpu_state
+global syscall_entry
+syscall_entry:
+    mov [rel syscall_user_rsp], rsp
+    mov rsp, [rel syscall_kernel_rsp]
+    push USER_DATA_SELECTOR         ; ss
+    push qword [rel syscall_user_rsp] ; rsp
+    push r11                        ; rflags
+    push USER_CODE_SELECTOR         ; cs
+    push rcx                        ; rip
+    push 0                          ; error code
+    push SYSCALL_FRAME_VECTOR
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    cld
+    mov rax, [rel current_fpu_state]
+    fxsave64 [rax]
+    mov rdi, rsp
+    xor ebp, ebp
+    call syscall_dispatch
+    mov rsp, rax
+
+    cmp qword [rsp + FRAME_VECTOR_OFFSET], SYSCALL_FRAME_VECTOR
+    jne interrupt_return
+    ; sysret to a non-canonical RIP would fault in ring 0 (Intel SDM,
+    ; SYSRET): leave that case to iretq.
+    mov rcx, [rsp + FRAME_RIP_OFFSET]
+    shr rcx, USER_SPACE_LIMIT_SHIFT
+    jnz interrupt_return
+
+    mov rax, [rel current_fpu_state]
+    fxrstor64 [rax]
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    add rsp, 16                     ; vector and error code
+    mov rcx, [rsp]                  ; user rip
+    mov r11, [rsp + 16]             ; user rflags
+    mov rsp, [rsp + 24]             ; user rsp
+    o64 sysret
+
+section .data
+align 8
+global syscall_kernel_rsp
+syscall_user_rsp:   dq 0
+syscall_kernel_rsp: dq 0            ; top of the running task's kernel stack

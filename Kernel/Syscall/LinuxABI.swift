@@ -1,0 +1,77 @@
+// The part of the Linux x86-64 ABI this kernel speaks: syscall numbers
+// (arch/x86/entry/syscalls/syscall_64.tbl), errno values
+// (include/uapi/asm-generic/errno-base.h), wait-status encoding, signals
+// and mmap flags. A static binary built for Linux that sticks to these
+// runs unchanged here.
+
+/// Syscall numbers. Arguments arrive in RDI, RSI, RDX, R10, R8, R9; the
+/// number in RAX; the result (or -errno) goes back in RAX.
+public enum SyscallNumber: UInt64 {
+    case read = 0
+    case write = 1
+    case mmap = 9
+    case mprotect = 10
+    case munmap = 11
+    case brk = 12
+    case schedYield = 24
+    case getpid = 39
+    case fork = 57
+    case execve = 59
+    case exit = 60
+    case wait4 = 61
+    case uname = 63
+    case getppid = 110
+    case clockGettime = 228
+    case exitGroup = 231
+}
+
+public enum Errno: Int64 {
+    case EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, E2BIG = 7, ENOEXEC = 8
+    case EBADF = 9, ECHILD = 10, EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14
+    case EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, ENFILE = 23, EMFILE = 24
+    case ENOSPC = 28, ESPIPE = 29, ERANGE = 34, ENOSYS = 38, ENAMETOOLONG = 36
+
+    /// The value a syscall returns in RAX for this error.
+    public var syscallReturn: UInt64 { UInt64(bitPattern: -rawValue) }
+}
+
+/// Signal numbers, as the wait status reports them.
+public enum Signal: UInt32 {
+    case SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGKILL = 9, SIGSEGV = 11
+}
+
+/// The status wait4 stores (Linux `wait.h` encoding).
+public enum WaitStatus {
+    /// A normal exit: the code in bits 8..15.
+    public static func exited(code: UInt8) -> UInt32 { UInt32(code) << 8 }
+    /// Killed by a signal: its number in the low 7 bits.
+    public static func killed(by signal: Signal) -> UInt32 { signal.rawValue & 0x7F }
+}
+
+/// mmap/mprotect bits (include/uapi/asm-generic/mman-common.h).
+public enum MmapABI {
+    public static let protRead: UInt64 = 0x1
+    public static let protWrite: UInt64 = 0x2
+    public static let protExec: UInt64 = 0x4
+    public static let mapShared: UInt64 = 0x01
+    public static let mapPrivate: UInt64 = 0x02
+    public static let mapFixed: UInt64 = 0x10
+    public static let mapAnonymous: UInt64 = 0x20
+    public static let mapFixedNoReplace: UInt64 = 0x100000
+    public static let mapFailed: UInt64 = UInt64.max  // (void *)-1
+}
+
+/// wait4 options and clock ids.
+public enum ProcessABI {
+    public static let waitNoHang: UInt64 = 1
+    public static let clockRealtime: UInt64 = 0
+    public static let clockMonotonic: UInt64 = 1
+    /// struct utsname: six fields of 65 bytes.
+    public static let utsnameFieldLength = 65
+    public static let utsnameFieldCount = 6
+}
+
+/// Auxiliary vector keys (include/uapi/linux/auxvec.h).
+public enum AuxiliaryVectorKey: UInt64 {
+    case null = 0, phdr = 3, phent = 4, phnum = 5, pagesz = 6, entry = 9, random = 25
+}
