@@ -77,6 +77,8 @@ $(KERNEL_ISO): $(KERNEL_ELF) qemu/make-iso.sh FORCE
 
 iso: $(KERNEL_ISO)
 
+include User/user.mk
+
 run: $(KERNEL_ISO)
 	@qemu/run-qemu.sh $(KERNEL_ISO)
 

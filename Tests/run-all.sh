@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tests/run-all.sh: every test, host then QEMU, and the total on the last
+# Tests/run-all.sh: every test (host unit tests, the user test programs run
+# natively on Linux, then QEMU), and the total on the last
 # line as "N passed, N failed". Exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -8,10 +9,11 @@ trap 'rm -rf "$results"' EXIT
 start=$(date +%s)
 
 RESULTS_FILE=$results/host Tests/run-host-tests.sh
+RESULTS_FILE=$results/native Tests/run-user-native.sh
 RESULTS_FILE=$results/qemu qemu/run-qemu-tests.sh
 
 passed=0; failed=0
-for suite in host qemu; do
+for suite in host native qemu; do
     if [ -s "$results/$suite" ]; then
         read -r p f < "$results/$suite"
     else
