@@ -26,3 +26,16 @@ hal_load_gdt:
     retfq
 .reloaded:
     ret
+
+; void hal_run_on_stack(uint64_t stack_top, void (*function)(void))
+;   Switches to the stack ending at stack_top and calls function, which
+;   must never return (the old stack is abandoned).
+global hal_run_on_stack
+hal_run_on_stack:
+    mov rsp, rdi
+    xor ebp, ebp
+    call rsi
+.never:
+    cli
+    hlt
+    jmp .never

@@ -6,18 +6,45 @@ import HAL
 // Its window starts with an arena inside the image's bss (Boot/heap.asm),
 // so Swift can allocate from the first line of kernel_main; pages past the
 // arena are backed by frames once the kernel has its own page tables.
-struct ArenaOnlyBacking: HeapBacking {
-    mutating func commit(page address: UInt64) -> Bool { false }
-    mutating func decommit(page address: UInt64) {}
+struct KernelHeapBacking: HeapBacking {
+    /// False until the kernel runs on its own page tables: until then only
+    /// the arena exists.
+    var framesReady = false
+
+    mutating func commit(page address: UInt64) -> Bool {
+        guard framesReady, let frame = KernelMemory.frames.allocateFrame(kind: .kernelHeap) else { return false }
+        let page = VirtualAddress(address) ..< VirtualAddress(address + pageSize)
+        do throws(PagingError) {
+            // A page that was never present needs no flush, but the cursor's
+            // PendingFlush is consumed all the same.
+            var cursor = try KernelMemory.kernelSpace.table.cursor(over: page)
+            try cursor.map(frame, PageProtection.kernelReadWrite.union(.global))  // releases the frame on failure
+            cursor.finish().flush(using: KernelMemory.tlb)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    mutating func decommit(page address: UInt64) {
+        let page = VirtualAddress(address) ..< VirtualAddress(address + pageSize)
+        do throws(PagingError) {
+            var cursor = try KernelMemory.kernelSpace.table.cursor(over: page)
+            try cursor.unmap(length: pageSize) { frame in KernelMemory.frames.releaseFrame(frame) }
+            cursor.finish().flush(using: KernelMemory.tlb)
+        } catch {
+            kernelPanic("kernel heap: could not unmap a heap page")
+        }
+    }
 }
 
 enum KernelHeapSetup {
-    nonisolated(unsafe) static var heap = KernelHeap<ArenaOnlyBacking>(
+    nonisolated(unsafe) static var heap = KernelHeap<KernelHeapBacking>(
         base: hal_heap_window_start(),
         pageCount: Int(hal_heap_window_pages()),
         permanentPages: Int(hal_heap_arena_pages()),
         metadata: hal_heap_metadata()!,
-        backing: ArenaOnlyBacking())
+        backing: KernelHeapBacking())
 
     static func contains(_ address: UInt64) -> Bool {
         address >= heap.base && address < heap.base + UInt64(heap.pageCount * 4096)

@@ -2,6 +2,17 @@ import HAL
 
 // kernel_main: the first Swift code, called by Boot/multiboot2.asm on the
 // boot stack with the boot page tables (see KernelLayout).
+//
+// Boot order: serial; GDT/IDT (so faults report); multiboot2 information;
+// memory (frames, the kernel's page tables, protections, heap growth); then
+// a guarded kernel stack, on which the rest of the kernel runs.
+
+/// What the first phase of boot hands to the second, across the stack switch.
+enum Boot {
+    nonisolated(unsafe) static var info: Multiboot2Info! = nil
+    nonisolated(unsafe) static var commandLine: KernelCommandLine! = nil
+    nonisolated(unsafe) static var stack: KernelStack! = nil
+}
 
 @_cdecl("kernel_main")
 func kernelMain(_ magic: UInt32, _ multibootInfoPhysical: UInt64) -> Never {
@@ -21,13 +32,29 @@ func kernelMain(_ magic: UInt32, _ multibootInfoPhysical: UInt64) -> Never {
     let commandLine = KernelCommandLine(bootInfo.commandLine)
     BootReport.show(bootInfo: bootInfo, infoPhysical: multibootInfoPhysical, commandLine: commandLine)
 
-    if let mode = commandLine.value("test") {
-        SelfTest.run(mode: mode, bootInfo: bootInfo, commandLine: commandLine)
-    }
-    Monitor.run(bootInfo: bootInfo)
+    KernelMemory.bringUp(bootInfo: bootInfo, infoPhysical: multibootInfoPhysical)
+    moveInterruptStacksToGuardedStacks()
+    guard let stack = KernelStacks.allocate() else { kernelPanic("boot: no memory for the kernel stack") }
+    Boot.info = bootInfo
+    Boot.commandLine = commandLine
+    Boot.stack = stack
+    hal_run_on_stack(stack.top, kernelMainOnKernelStack)
 }
 
-/// GDT (with the TSS and its IST stacks) and IDT.
+/// The rest of boot, on a kernel stack with a guard page.
+@_cdecl("kernel_main_on_kernel_stack")
+func kernelMainOnKernelStack() {
+    CPUFeatures.reportProtections()
+    KernelMemory.report()
+
+    if let mode = Boot.commandLine.value("test") {
+        SelfTest.run(mode: mode, bootInfo: Boot.info, commandLine: Boot.commandLine)
+    }
+    Monitor.run(bootInfo: Boot.info)
+}
+
+/// GDT (with the TSS and its IST stacks) and IDT. The IST stacks come from
+/// the heap arena until paging is up, then move to guarded stacks.
 private func installDescriptorTables() {
     var tops: [UInt64] = []
     for _ in GDT.InterruptStack.allCases {
@@ -36,4 +63,11 @@ private func installDescriptorTables() {
     }
     GDT.install(interruptStackTops: tops)
     IDT.install()
+}
+
+private func moveInterruptStacksToGuardedStacks() {
+    for stack in GDT.InterruptStack.allCases {
+        guard let guarded = KernelStacks.allocate() else { kernelPanic("boot: no memory for the IST stacks") }
+        GDT.setInterruptStack(stack, top: guarded.top)
+    }
 }

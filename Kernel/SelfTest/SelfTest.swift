@@ -24,6 +24,7 @@ enum SelfTest {
         default:
             var runner = TestRunner()
             BootTests.run(&runner, bootInfo: bootInfo, commandLine: commandLine)
+            ProtectionTests.run(&runner)
             runner.finish()
         }
     }

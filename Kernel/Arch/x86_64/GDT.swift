@@ -72,6 +72,11 @@ enum GDT {
         hal_ltr(tss)
     }
 
+    /// Points IST slot `stack` at a new stack. The old one must be unused.
+    static func setInterruptStack(_ stack: InterruptStack, top: UInt64) {
+        taskState!.storeBytes(of: top, toByteOffset: tssIstOffset + (Int(stack.rawValue) - 1) * 8, as: UInt64.self)
+    }
+
     /// Sets the stack the CPU switches to on an interrupt or exception from ring 3.
     static func setKernelStack(top: UInt64) {
         taskState!.storeBytes(of: top, toByteOffset: tssRsp0Offset, as: UInt64.self)

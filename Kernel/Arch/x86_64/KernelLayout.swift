@@ -31,6 +31,8 @@ enum KernelLayout {
     /// True for an 8-byte aligned kernel address that can hold a stack frame.
     static func isPlausibleStackAddress(_ address: UInt64) -> Bool {
         guard address & 7 == 0 else { return false }
+        let stacksEnd = KernelStacks.regionBase + UInt64(KernelStacks.slotCount) * KernelStacks.slotBytes
         return KernelHeapSetup.contains(address) || (address >= imageStart && address + 16 <= imageEnd)
+            || (address >= KernelStacks.regionBase && address + 16 <= stacksEnd)
     }
 }

@@ -137,3 +137,6 @@ static inline uint64_t hal_syscall_entry_address(void) { return (uint64_t)syscal
 static inline void hal_set_syscall_kernel_stack(uint64_t top) { syscall_kernel_rsp = top; }
 static inline void hal_set_fpu_state_area(void *area) { current_fpu_state = area; }
 static inline void hal_fxsave(void *area) { __asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory"); }
+
+// ---- Stacks (Boot/gdt.asm) ------------------------------------------------------
+void hal_run_on_stack(uint64_t stack_top, void (*function)(void)) __attribute__((noreturn));

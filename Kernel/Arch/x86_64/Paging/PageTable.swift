@@ -1,0 +1,136 @@
+// PageTable: one x86-64 4-level address space (SDM vol. 3A §4.5), generic
+// over how physical memory is reached and where page-table pages come from,
+// so the kernel plugs in its direct map and frame allocator and the host
+// tests a simulated RAM and a failing-on-demand provider.
+//
+// Design:
+// - ~Copyable: one owner per hierarchy; dropping it without `tearDown`
+//   traps (its frames would leak). All changes go through a
+//   PageTableCursor (PageTableCursor.swift); lookups are here.
+// - Kernel-half sharing (like Linux's pgd_alloc copying the kernel PGD
+//   entries): the kernel's table pins a suffix of PML4 slots and allocates
+//   their PDPTs up front, so a user space created later can copy those
+//   PML4 entries and see every later kernel mapping. A user space owns only
+//   the slots below; its cursors refuse the shared slots and its teardown
+//   never frees the kernel's tables.
+// - Errors leave the tables exactly as before the call (rollback by
+//   reserving page-table pages before any write, TableReserve.swift).
+// - Large pages are never split: an unmap or protect whose range cuts a
+//   2 MiB or 1 GiB page fails with `.splitsLargePage` before any change.
+
+@frozen
+public struct PageTable<Memory: PhysicalMemory, Frames: FrameProvider>: ~Copyable {
+    /// The PML4's physical address: what CR3 holds while this space is loaded.
+    public let root: PhysicalAddress
+    public let memory: Memory
+    public let frames: Frames
+    /// PML4 slots this table owns: cursors may work there, teardown frees there.
+    public let ownedSlots: Range<Int>
+    /// Owned PML4 slots whose PDPT stays even when empty (shared into user spaces).
+    public let pinnedSlots: Range<Int>
+    /// Set by `tearDown`; dropping the table while false is a leak.
+    @usableFromInline var tornDown = false
+
+    /// Every PML4 slot.
+    public static var allSlots: Range<Int> { 0..<PagingLevel.entriesPerTable }
+
+    /// A new empty address space owning every PML4 slot; the PML4 slots in
+    /// `pinnedSlots` get an (empty) PDPT now, kept for the table's lifetime,
+    /// so that user spaces can share them (pass the kernel half, e.g. 255..<512).
+    /// Throws `.outOfMemory` having released everything it allocated.
+    public init(memory: Memory, frames: Frames, pinnedSlots: Range<Int> = 0..<0) throws(PagingError) {
+        precondition(pinnedSlots.isEmpty || Self.allSlots.contains(pinnedSlots.lowerBound)
+                     && pinnedSlots.upperBound <= PagingLevel.entriesPerTable, "pinned slots outside the PML4")
+        var reserve = try TableReserve(count: 1 + pinnedSlots.count, frames: frames, memory: memory)
+        let root = reserve.take(memory: memory)
+        let tree = PageTableTree(memory: memory, frames: frames, root: root, pinnedSlots: pinnedSlots)
+        for slot in pinnedSlots {
+            tree.setEntry(root, slot, .link(to: reserve.take(memory: memory)))
+        }
+        reserve.releaseAll(to: frames, memory: memory)
+        self.root = root
+        self.memory = memory
+        self.frames = frames
+        self.ownedSlots = Self.allSlots
+        self.pinnedSlots = pinnedSlots
+    }
+
+    /// A new user address space sharing `kernel`'s pinned PML4 entries (its
+    /// kernel half) and owning the slots below them. Later kernel mappings in
+    /// those slots are visible here too, since the PDPTs are shared.
+    /// Contract: `kernel.pinnedSlots` is non-empty and ends at slot 511.
+    /// Throws `.outOfMemory` with nothing allocated.
+    public init(sharingKernelHalfOf kernel: borrowing PageTable<Memory, Frames>) throws(PagingError) {
+        precondition(!kernel.pinnedSlots.isEmpty && kernel.pinnedSlots.upperBound == PagingLevel.entriesPerTable,
+                     "the kernel half must be a non-empty suffix of the PML4")
+        var reserve = try TableReserve(count: 1, frames: kernel.frames, memory: kernel.memory)
+        let root = reserve.take(memory: kernel.memory)
+        let kernelTree = kernel.tree
+        let tree = PageTableTree(memory: kernel.memory, frames: kernel.frames, root: root, pinnedSlots: 0..<0)
+        for slot in kernel.pinnedSlots {
+            tree.setEntry(root, slot, kernelTree.entry(kernel.root, slot))
+        }
+        self.root = root
+        self.memory = kernel.memory
+        self.frames = kernel.frames
+        self.ownedSlots = 0..<kernel.pinnedSlots.lowerBound
+        self.pinnedSlots = 0..<0
+    }
+
+    var tree: PageTableTree<Memory, Frames> {
+        PageTableTree(memory: memory, frames: frames, root: root, pinnedSlots: pinnedSlots)
+    }
+
+    /// A cursor over [range.lowerBound, range.upperBound), positioned at its
+    /// start. `mutating` because the cursor edits this table: use one cursor
+    /// at a time (the kernel serialises address-space changes with a lock).
+    /// Throws `.misaligned` (bounds not 4 KiB aligned), `.invalidRange`
+    /// (empty, non-canonical, across the canonical hole) or
+    /// `.outsideOwnedRange` (touches PML4 slots this table does not own).
+    public mutating func cursor(over range: Range<VirtualAddress>) throws(PagingError)
+        -> PageTableCursor<Memory, Frames> {
+        let start = range.lowerBound, end = range.upperBound
+        guard start.isPageAligned && end.isPageAligned else { throw .misaligned }
+        guard start < end else { throw .invalidRange }
+        let last = VirtualAddress(end.raw - 1)
+        guard LinearAddress.isCanonical(start), LinearAddress.isCanonical(last),
+              (start.raw ^ last.raw) & LinearAddress.higherHalfBit == 0 else { throw .invalidRange }
+        let linearStart = LinearAddress.linear(start)
+        let linearEnd = LinearAddress.linear(last) + 1
+        guard ownedSlots.contains(PagingLevel.pml4.index(of: linearStart)),
+              ownedSlots.contains(PagingLevel.pml4.index(of: linearEnd - 1)) else { throw .outsideOwnedRange }
+        return PageTableCursor(tree: tree, linearStart: linearStart, linearEnd: linearEnd)
+    }
+
+    /// The leaf mapping `address`, or nil if it is not mapped.
+    public func query(_ address: VirtualAddress) -> Mapping? {
+        guard LinearAddress.isCanonical(address) else { return nil }
+        return tree.mapping(LinearAddress.linear(address))
+    }
+
+    /// The physical address `address` translates to, offset within a large
+    /// page included, or nil if it is not mapped.
+    public func translate(_ address: VirtualAddress) -> PhysicalAddress? {
+        guard let found = query(address) else { return nil }
+        return found.physicalStart + (address.raw - found.virtualStart.raw)
+    }
+
+    /// Frees the whole hierarchy: hands every owned frame still mapped to
+    /// `release`, returns every page-table page of the owned slots and the
+    /// root to the frame provider. Shared (not owned) slots are left alone.
+    /// Contract: the space is not loaded on any CPU and has no TLB entries
+    /// left (no PCID: loading another CR3 dropped them), so nothing is owed.
+    public consuming func tearDown(releasing release: (consuming OwnedFrame) -> Void) {
+        let tree = self.tree
+        for slot in ownedSlots {
+            let found = tree.entry(root, slot)
+            if found.isPresent { tree.freeSubtree(of: found, at: .pml4, release: release) }
+        }
+        tree.freeTable(root)
+        tornDown = true
+    }
+
+    deinit {
+        if !tornDown { fatalError("PageTable dropped without tearDown: its frames leak") }
+    }
+}

@@ -1,0 +1,123 @@
+import HAL
+
+// The kernel's memory, brought up in this order (`bringUp`):
+//   1. the frame allocator, from the multiboot2 memory map, leaving out the
+//      low 1 MiB, the boot stub and kernel image, the multiboot information
+//      and the boot modules;
+//   2. the kernel's own page tables: the image with per-section
+//      permissions, a direct map of all RAM (2 MiB pages, 1 GiB where the
+//      CPU has them), all global; PML4 slots 255..511 pinned so every user
+//      space shares them;
+//   3. CR3 switched to them, then NX, WP, SMEP and SMAP turned on;
+//   4. the heap allowed to grow past its bss arena onto fresh frames.
+// Kernel stacks (with guard pages) come from KernelStacks.swift.
+
+typealias KernelFrameAllocator = FrameAllocator<DirectMapMemory>
+typealias KernelPageTable = PageTable<DirectMapMemory, KernelFrameAllocator>
+
+/// Owns the kernel's page table (a ~Copyable value needs a single owner).
+final class KernelAddressSpace {
+    var table: KernelPageTable
+    init(table: consuming KernelPageTable) { self.table = table }
+
+    /// Maps [virtual, virtual + length) onto [physical, ...) with the
+    /// largest page size `size` allows, and flushes.
+    func mapPhysical(_ virtual: UInt64, _ physical: UInt64, length: UInt64, size: PageSize,
+                     _ protection: PageProtection) throws(PagingError) {
+        var cursor = try table.cursor(over: VirtualAddress(virtual) ..< VirtualAddress(virtual + length))
+        try cursor.mapPhysical(PhysicalAddress(physical), length: length, size: size, protection)
+        cursor.finish().flush(using: KernelMemory.tlb)
+    }
+}
+
+enum KernelMemory {
+    /// PML4 slots every address space shares: the image and heap (255) and
+    /// the direct map (256 and up).
+    static let kernelSlots = 255..<512
+    /// Everything below this is never handed out (BIOS, real-mode structures).
+    static let lowMemoryEnd: UInt64 = 1 << 20
+    static let twoMiB: UInt64 = 2 << 20
+    static let oneGiB: UInt64 = 1 << 30
+
+    nonisolated(unsafe) static var frames: KernelFrameAllocator! = nil
+    nonisolated(unsafe) static var kernelSpace: KernelAddressSpace! = nil
+    nonisolated(unsafe) static var directMapEnd: UInt64 = 0
+    static let memory = DirectMapMemory()
+    static let tlb = HardwareTLB()
+
+    static func bringUp(bootInfo: Multiboot2Info, infoPhysical: UInt64) {
+        startFrameAllocator(bootInfo: bootInfo, infoPhysical: infoPhysical)
+        buildKernelPageTables(bootInfo: bootInfo)
+        hal_write_cr3(kernelSpace.table.root.raw)
+        CPUFeatures.enableProtections()
+        KernelHeapSetup.heap.backing.framesReady = true
+    }
+
+    private static func startFrameAllocator(bootInfo: Multiboot2Info, infoPhysical: UInt64) {
+        var reserved: [Range<UInt64>] = [
+            // Boot stub, boot page tables and the whole image (bss and heap arena included).
+            lowMemoryEnd ..< KernelLayout.imagePhysicalEnd,
+            infoPhysical ..< infoPhysical + UInt64(bootInfo.totalSize),
+        ]
+        for module in bootInfo.modules { reserved.append(module.start ..< module.end) }
+        do {
+            frames = try FrameAllocator(memory: memory, regions: bootInfo.memoryMap, reserved: reserved,
+                                        lowestAllocatable: lowMemoryEnd)
+        } catch {
+            kernelPanic("memory: no usable RAM for the frame allocator")
+        }
+        frames.violationHandler = { violation in
+            print("frame allocator: \(violation.operation.name) of \(hex(violation.address.raw)): \(violation.problem.name)")
+            kernelPanic("frame allocator: reference-count violation")
+        }
+    }
+
+    private static func buildKernelPageTables(bootInfo: Multiboot2Info) {
+        let table: KernelPageTable
+        do {
+            table = try KernelPageTable(memory: memory, frames: frames, pinnedSlots: kernelSlots)
+        } catch {
+            kernelPanic("memory: out of memory creating the kernel page table")
+        }
+        kernelSpace = KernelAddressSpace(table: table)
+        let global: PageProtection = [.global]
+        let base = KernelLayout.kernelBase
+        do throws(PagingError) {
+            // The image, one section at a time (Linker/kernel.ld aligns each to a page).
+            let sections: [(UInt64, UInt64, PageProtection)] = [
+                (hal_text_start(), hal_text_end(), PageProtection.kernelCode.union(global)),
+                (hal_rodata_start(), hal_rodata_end(), PageProtection.kernelReadOnly.union(global)),
+                (hal_data_start(), hal_bss_end(), PageProtection.kernelReadWrite.union(global)),
+            ]
+            for (start, end, protection) in sections where end > start {
+                try kernelSpace.mapPhysical(start, start - base, length: end - start, size: .size4KiB, protection)
+            }
+            // The direct map: every byte of RAM the memory map knows, in large pages.
+            var end: UInt64 = 0
+            for region in bootInfo.memoryMap where region.kind != .reserved && region.kind != .defective {
+                end = max(end, region.end)
+            }
+            let useGigabytePages = CPUFeatures.detect().gigabytePages
+            let pageBytes = useGigabytePages ? oneGiB : twoMiB
+            directMapEnd = (end + pageBytes - 1) / pageBytes * pageBytes
+            try kernelSpace.mapPhysical(KernelLayout.directMapBase, 0, length: directMapEnd,
+                                        size: useGigabytePages ? .size1GiB : .size2MiB,
+                                        PageProtection.kernelReadWrite.union(global))
+        } catch {
+            kernelPanic("memory: could not build the kernel page tables")
+        }
+    }
+
+    /// Prints the frame statistics.
+    static func report() {
+        let s = frames.statistics
+        print("Frames: \(s.totalFrames) total (\(formatSize(UInt64(s.totalFrames) * pageSize))), \(s.freeFrames) free")
+        var line = "  in use:"
+        for kind in FrameKind.allCases where kind != .free && s.frames(kind) > 0 {
+            kind.name.withUTF8Buffer { line += " " + String(decoding: $0, as: UTF8.self) }
+            line += " \(s.frames(kind))"
+        }
+        print(line)
+        print("Direct map: \(hex(KernelLayout.directMapBase))-\(hex(KernelLayout.directMapBase + directMapEnd)); kernel heap: \(KernelHeapSetup.heap.committedPages) pages committed, \(KernelHeapSetup.heap.bytesInUse) bytes in use")
+    }
+}
