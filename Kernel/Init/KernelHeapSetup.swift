@@ -12,14 +12,13 @@ struct KernelHeapBacking: HeapBacking {
     var framesReady = false
 
     mutating func commit(page address: UInt64) -> Bool {
-        guard framesReady, let frame = KernelMemory.frames.allocateFrame(kind: .kernelHeap) else { return false }
+        guard framesReady else { return false }
         let page = VirtualAddress(address) ..< VirtualAddress(address + pageSize)
         do throws(PagingError) {
-            // A page that was never present needs no flush, but the cursor's
-            // PendingFlush is consumed all the same.
-            var cursor = try KernelMemory.kernelSpace.table.cursor(over: page)
-            try cursor.map(frame, PageProtection.kernelReadWrite.union(.global))  // releases the frame on failure
-            cursor.finish().flush(using: KernelMemory.tlb)
+            try KernelMemory.kernelSpace.table.edit(page, flushingWith: KernelMemory.tlb) { (cursor) throws(PagingError) in
+                guard let frame = KernelMemory.frames.allocateFrame(kind: .kernelHeap) else { throw .outOfMemory }
+                try cursor.map(frame, PageProtection.kernelReadWrite.union(.global))  // releases the frame on failure
+            }
             return true
         } catch {
             return false
@@ -29,9 +28,9 @@ struct KernelHeapBacking: HeapBacking {
     mutating func decommit(page address: UInt64) {
         let page = VirtualAddress(address) ..< VirtualAddress(address + pageSize)
         do throws(PagingError) {
-            var cursor = try KernelMemory.kernelSpace.table.cursor(over: page)
-            try cursor.unmap(length: pageSize) { frame in KernelMemory.frames.releaseFrame(frame) }
-            cursor.finish().flush(using: KernelMemory.tlb)
+            try KernelMemory.kernelSpace.table.edit(page, flushingWith: KernelMemory.tlb) { (cursor) throws(PagingError) in
+                try cursor.unmap(length: pageSize) { frame in KernelMemory.frames.releaseFrame(frame) }
+            }
         } catch {
             kernelPanic("kernel heap: could not unmap a heap page")
         }

@@ -24,9 +24,10 @@ final class KernelAddressSpace {
     /// largest page size `size` allows, and flushes.
     func mapPhysical(_ virtual: UInt64, _ physical: UInt64, length: UInt64, size: PageSize,
                      _ protection: PageProtection) throws(PagingError) {
-        var cursor = try table.cursor(over: VirtualAddress(virtual) ..< VirtualAddress(virtual + length))
-        try cursor.mapPhysical(PhysicalAddress(physical), length: length, size: size, protection)
-        cursor.finish().flush(using: KernelMemory.tlb)
+        try table.edit(VirtualAddress(virtual) ..< VirtualAddress(virtual + length), flushingWith: KernelMemory.tlb) {
+            (cursor) throws(PagingError) in
+            try cursor.mapPhysical(PhysicalAddress(physical), length: length, size: size, protection)
+        }
     }
 }
 

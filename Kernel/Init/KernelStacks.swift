@@ -34,15 +34,12 @@ enum KernelStacks {
         let base = regionBase + UInt64(slot) * slotBytes + pageSize
         let range = VirtualAddress(base) ..< VirtualAddress(base + stackPages * pageSize)
         do throws(PagingError) {
-            var cursor = try KernelMemory.kernelSpace.table.cursor(over: range)
-            for _ in 0..<stackPages {
-                guard let frame = KernelMemory.frames.allocateFrame(kind: .kernelStack) else {
-                    cursor.finish().flush(using: KernelMemory.tlb)
-                    throw PagingError.outOfMemory
+            try KernelMemory.kernelSpace.table.edit(range, flushingWith: KernelMemory.tlb) { (cursor) throws(PagingError) in
+                for _ in 0..<stackPages {
+                    guard let frame = KernelMemory.frames.allocateFrame(kind: .kernelStack) else { throw .outOfMemory }
+                    try cursor.map(frame, PageProtection.kernelReadWrite.union(.global))
                 }
-                try cursor.map(frame, PageProtection.kernelReadWrite.union(.global))
             }
-            cursor.finish().flush(using: KernelMemory.tlb)
         } catch {
             unmapAndRelease(base: base)
             releaseSlot(slot)
@@ -60,9 +57,9 @@ enum KernelStacks {
     private static func unmapAndRelease(base: UInt64) {
         let range = VirtualAddress(base) ..< VirtualAddress(base + stackPages * pageSize)
         do throws(PagingError) {
-            var cursor = try KernelMemory.kernelSpace.table.cursor(over: range)
-            try cursor.unmap(length: stackPages * pageSize) { KernelMemory.frames.releaseFrame($0) }
-            cursor.finish().flush(using: KernelMemory.tlb)
+            try KernelMemory.kernelSpace.table.edit(range, flushingWith: KernelMemory.tlb) { (cursor) throws(PagingError) in
+                try cursor.unmap(length: stackPages * pageSize) { KernelMemory.frames.releaseFrame($0) }
+            }
         } catch {
             kernelPanic("kernel stacks: could not unmap a stack")
         }

@@ -38,11 +38,7 @@ final class PagingMachine {
     /// the body's error afterwards.
     func edit(_ table: inout TestPageTable, _ range: Range<UInt64>,
               _ body: (inout TestCursor) throws(PagingError) -> Void) throws(PagingError) {
-        var cursor = try table.cursor(over: VirtualAddress(range.lowerBound)..<VirtualAddress(range.upperBound))
-        var failure: PagingError? = nil
-        do { try body(&cursor) } catch { failure = error }
-        cursor.finish().flush(using: mmu)
-        if let failure { throw failure }
+        try table.edit(VirtualAddress(range.lowerBound)..<VirtualAddress(range.upperBound), flushingWith: mmu, body)
     }
 
     /// Maps one fresh zeroed user frame at `address`; returns its physical address.
