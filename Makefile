@@ -63,7 +63,7 @@ $(BUILD)/kernel/%.o: Kernel/%.c $(KERNEL_H) Makefile | deps
 	@mkdir -p $(dir $@)
 	$(CC_KERNEL) $(C_FLAGS) -c $< -o $@
 
-$(BUILD)/boot/%.o: Boot/%.asm Boot/extable.inc | deps
+$(BUILD)/boot/%.o: Boot/%.asm $(wildcard Boot/*.inc) | deps
 	@mkdir -p $(dir $@)
 	$(NASM) -f elf64 -g -F dwarf -i Boot/ $< -o $@
 

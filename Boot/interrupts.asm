@@ -15,6 +15,8 @@
 ; off except in the idle loop, which has no SSE state worth keeping.
 ; One CPU: no swapgs, no per-CPU GS base.
 
+%include "frame.inc"
+
 section .text
 bits 64
 extern interrupt_dispatch
@@ -55,21 +57,7 @@ boot_fpu_state: resb 512
 section .text
 
 interrupt_common:
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    PUSH_GENERAL_REGISTERS
     cld
     test qword [rsp + FRAME_CS_OFFSET], 3
     jz .from_kernel
@@ -87,21 +75,7 @@ interrupt_return:
     mov rax, [rel current_fpu_state]
     fxrstor64 [rax]
 .to_kernel:
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+    POP_GENERAL_REGISTERS
     add rsp, 16                     ; vector and error code
     iretq
 

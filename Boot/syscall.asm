@@ -19,6 +19,8 @@ FRAME_VECTOR_OFFSET    equ 15 * 8
 FRAME_RIP_OFFSET       equ 17 * 8
 USER_SPACE_LIMIT_SHIFT equ 47
 
+%include "frame.inc"
+
 section .text
 bits 64
 extern syscall_dispatch, interrupt_return, current_fpu_state
@@ -33,21 +35,7 @@ syscall_entry:
     push rcx                        ; rip
     push 0                          ; error code
     push SYSCALL_FRAME_VECTOR
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    PUSH_GENERAL_REGISTERS
     cld
     mov rax, [rel current_fpu_state]
     fxsave64 [rax]
@@ -66,21 +54,7 @@ syscall_entry:
 
     mov rax, [rel current_fpu_state]
     fxrstor64 [rax]
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+    POP_GENERAL_REGISTERS
     add rsp, 16                     ; vector and error code
     mov rcx, [rsp]                  ; user rip
     mov r11, [rsp + 16]             ; user rflags
