@@ -14,19 +14,6 @@ private let maxOrder = FrameAllocator<SimulatedPhysicalMemory>.maxOrder
 nonisolated(unsafe) private let zeroPage = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
     .initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
 
-/// A small seeded generator, so a failing run reproduces.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A simulated machine, its allocator, and an independent model of which
 /// frames the allocator may hand out (computed from the map, not by the allocator).
 final class FrameFixture {

@@ -60,18 +60,6 @@ final class PagingMachine {
     }
 }
 
-/// SplitMix64: a small seeded generator, so failures replay.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The reference: what the CPU must do for `kind` in `mode` on a page the
 /// model maps with `page` (or does not map), under the MMU's registers.
 /// Written from SDM vol. 3A §4.6 and §4.7 directly, not from the code under test.
@@ -213,7 +201,7 @@ struct PageTableTests {
         let machine = PagingMachine()
         let mmu = machine.mmu
         let baseline = machine.frames.freeFrameCount
-        var random = SeededGenerator(state: seed)
+        var random = SplitMix64(seed: seed)
         var table = try machine.newTable()
         mmu.cr3 = table.root
 

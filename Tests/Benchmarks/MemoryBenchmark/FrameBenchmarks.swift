@@ -15,18 +15,6 @@ private func report(_ label: String, operations: Int, _ body: () -> Void) {
     print("  \(label): \(Double(Int(perOp * 10)) / 10) ns/op (\(operations) ops)")
 }
 
-/// A cheap seeded generator (the system one makes a syscall per number).
-private struct BenchmarkRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func runFrameBenchmarks() {
     let size: UInt64 = 1 << 30
     let memory = SimulatedPhysicalMemory(size: size)
@@ -64,7 +52,7 @@ func runFrameBenchmarks() {
     }
 
     var held = [PhysicalAddress](repeating: PhysicalAddress(0), count: 65536)
-    var rng = BenchmarkRandom(state: 12345)
+    var rng = SplitMix64(seed: 12345)
     report("single frame: 64Ki allocs then 64Ki frees in random order, per alloc+free", operations: 65536 * 10) {
         for _ in 0 ..< 10 {
             for i in 0 ..< held.count {
