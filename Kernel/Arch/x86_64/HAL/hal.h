@@ -30,8 +30,6 @@ static inline uint64_t hal_read_cr4(void) { uint64_t v; __asm__ volatile("mov %%
 static inline void hal_write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
 
 static inline uint64_t hal_read_rbp(void) { uint64_t v; __asm__ volatile("mov %%rbp, %0" : "=r"(v)); return v; }
-static inline uint64_t hal_read_rsp(void) { uint64_t v; __asm__ volatile("mov %%rsp, %0" : "=r"(v)); return v; }
-static inline uint64_t hal_read_rflags(void) { uint64_t v; __asm__ volatile("pushfq; popq %0" : "=r"(v)); return v; }
 
 // ---- MSRs and CPUID --------------------------------------------------------
 static inline uint64_t hal_rdmsr(uint32_t msr) {
@@ -70,8 +68,6 @@ static inline void hal_cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void hal_sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void hal_hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
 static inline void hal_pause(void) { __asm__ volatile("pause"); }
-static inline void hal_stac(void) { __asm__ volatile("stac" ::: "memory", "cc"); }
-static inline void hal_clac(void) { __asm__ volatile("clac" ::: "memory", "cc"); }
 static inline void hal_ud2(void) { __asm__ volatile("ud2"); }
 
 // ---- Interrupt frame ----------------------------------------------------------
@@ -96,7 +92,6 @@ extern char __kernel_physical_start[];
 // ISR entry points, one per vector (Boot/interrupts.asm).
 extern uint64_t isr_stub_table[];
 
-static inline uint64_t hal_symbol_address(const void *symbol) { return (uint64_t)symbol; }
 static inline uint64_t hal_kernel_start(void) { return (uint64_t)__kernel_start; }
 static inline uint64_t hal_kernel_end(void) { return (uint64_t)__kernel_end; }
 static inline uint64_t hal_text_start(void) { return (uint64_t)__text_start; }
@@ -136,7 +131,6 @@ uint64_t hal_user_copy(void *destination, const void *source, uint64_t count);
 static inline uint64_t hal_syscall_entry_address(void) { return (uint64_t)syscall_entry; }
 static inline void hal_set_syscall_kernel_stack(uint64_t top) { syscall_kernel_rsp = top; }
 static inline void hal_set_fpu_state_area(void *area) { current_fpu_state = area; }
-static inline void hal_fxsave(void *area) { __asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory"); }
 
 // ---- Stacks (Boot/gdt.asm) ------------------------------------------------------
 void hal_run_on_stack(uint64_t stack_top, void (*function)(void)) __attribute__((noreturn));
