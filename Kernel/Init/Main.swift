@@ -5,7 +5,8 @@ import HAL
 //
 // Boot order: serial; GDT/IDT (so faults report); multiboot2 information;
 // memory (frames, the kernel's page tables, protections, heap growth); then
-// a guarded kernel stack, on which the rest of the kernel runs.
+// a guarded kernel stack, on which the rest of the kernel runs and which
+// becomes the idle task's; then user space (InitProcess.swift).
 
 /// What the first phase of boot hands to the second, across the stack switch.
 enum Boot {
@@ -50,7 +51,7 @@ func kernelMainOnKernelStack() {
     if let mode = Boot.commandLine.value("test") {
         SelfTest.run(mode: mode, bootInfo: Boot.info, commandLine: Boot.commandLine)
     }
-    Monitor.run(bootInfo: Boot.info)
+    InitProcess.start(bootInfo: Boot.info, commandLine: Boot.commandLine)
 }
 
 /// GDT (with the TSS and its IST stacks) and IDT. The IST stacks come from

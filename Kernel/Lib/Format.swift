@@ -51,3 +51,9 @@ public func formatSize(_ bytes: UInt64) -> String {
     }
     return "\(bytes) B"
 }
+
+extension StaticString {
+    /// The text as a String, for interpolation (Embedded Swift cannot
+    /// interpolate a StaticString directly).
+    public var text: String { withUTF8Buffer { String(decoding: $0, as: UTF8.self) } }
+}

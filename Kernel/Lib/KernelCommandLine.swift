@@ -1,8 +1,10 @@
 // The kernel command line, as GRUB passes it in the multiboot2 information.
 //
 // Syntax, as Linux's: words separated by spaces; a word is either a flag
-// (`quiet`) or `key=value` (`test=panic-ud2`). A value may be wrapped in
-// double quotes to contain spaces (`init="/bin/sh -x"`). A later word with
+// (`quiet`) or `key=value` (`test=panic-ud2`). Double quotes anywhere in a
+// word group spaces and are dropped, as Linux's next_arg does: both
+// `init="/bin/sh -x"` and `"init=/bin/sh -x"` (what GRUB passes for a
+// grub.cfg word with spaces) give init = `/bin/sh -x`. A later word with
 // the same key wins.
 
 public struct KernelCommandLine {
@@ -37,7 +39,7 @@ public struct KernelCommandLine {
             switch byte {
             case UInt8(ascii: " ") where !quoted, UInt8(ascii: "\t") where !quoted, UInt8(ascii: "\n") where !quoted:
                 finishWord()
-            case UInt8(ascii: "\"") where inValue:
+            case UInt8(ascii: "\""):
                 quoted.toggle()
             case UInt8(ascii: "=") where !inValue:
                 inValue = true

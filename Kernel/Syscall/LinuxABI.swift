@@ -9,6 +9,8 @@
 public enum SyscallNumber: UInt64 {
     case read = 0
     case write = 1
+    case open = 2
+    case close = 3
     case mmap = 9
     case mprotect = 10
     case munmap = 11
@@ -21,15 +23,17 @@ public enum SyscallNumber: UInt64 {
     case wait4 = 61
     case uname = 63
     case getppid = 110
+    case getdents64 = 217
     case clockGettime = 228
     case exitGroup = 231
+    case openat = 257
 }
 
-public enum Errno: Int64 {
+public enum Errno: Int64, Error {
     case EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, E2BIG = 7, ENOEXEC = 8
     case EBADF = 9, ECHILD = 10, EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14
     case EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, ENFILE = 23, EMFILE = 24
-    case ENOSPC = 28, ESPIPE = 29, ERANGE = 34, ENOSYS = 38, ENAMETOOLONG = 36
+    case ENODEV = 19, ENOSPC = 28, ESPIPE = 29, EROFS = 30, ERANGE = 34, ENOSYS = 38, ENAMETOOLONG = 36
 
     /// The value a syscall returns in RAX for this error.
     public var syscallReturn: UInt64 { UInt64(bitPattern: -rawValue) }
@@ -64,8 +68,14 @@ public enum MmapABI {
 /// wait4 options and clock ids.
 public enum ProcessABI {
     public static let waitNoHang: UInt64 = 1
+    public static let waitUntraced: UInt64 = 2
+    public static let waitContinued: UInt64 = 8
     public static let clockRealtime: UInt64 = 0
     public static let clockMonotonic: UInt64 = 1
+    public static let clockMonotonicRaw: UInt64 = 4
+    public static let clockRealtimeCoarse: UInt64 = 5
+    public static let clockMonotonicCoarse: UInt64 = 6
+    public static let clockBoottime: UInt64 = 7
     /// struct utsname: six fields of 65 bytes.
     public static let utsnameFieldLength = 65
     public static let utsnameFieldCount = 6
@@ -74,4 +84,20 @@ public enum ProcessABI {
 /// Auxiliary vector keys (include/uapi/linux/auxvec.h).
 public enum AuxiliaryVectorKey: UInt64 {
     case null = 0, phdr = 3, phent = 4, phnum = 5, pagesz = 6, entry = 9, random = 25
+}
+
+/// open(2) flags and getdents64 record fields (include/uapi/asm-generic/fcntl.h,
+/// include/linux/dirent.h).
+public enum FileABI {
+    public static let accessModeMask: UInt64 = 0o3
+    public static let readOnly: UInt64 = 0
+    public static let create: UInt64 = 0o100
+    public static let directory: UInt64 = 0o200000
+    /// openat's "relative to the working directory".
+    public static let atWorkingDirectory: Int64 = -100
+    public static let directoryTypeDirectory: UInt8 = 4   // DT_DIR
+    public static let directoryTypeRegular: UInt8 = 8     // DT_REG
+    /// struct linux_dirent64: ino (8), off (8), reclen (2), type (1), then the name.
+    public static let direntNameOffset = 19
+    public static let direntAlignment = 8
 }

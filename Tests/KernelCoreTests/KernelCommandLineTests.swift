@@ -18,6 +18,14 @@ import Testing
         #expect(line.value("x") == "1")
     }
 
+    /// GRUB quotes a grub.cfg word that contains spaces as a whole.
+    @Test func wholeWordQuotedAsGrubPassesIt() {
+        let line = KernelCommandLine("\"init=/bin/runtests a b\" quiet")
+        #expect(line.value("init") == "/bin/runtests a b")
+        #expect(line.has("quiet"))
+        #expect(line.options.count == 2)
+    }
+
     @Test func laterWordWins() {
         #expect(KernelCommandLine("a=1 a=2").value("a") == "2")
     }

@@ -4,13 +4,29 @@ import HAL
 //
 // Returns the frame to resume: the one passed in, unless the scheduler
 // switched to another task.
+//   - An exception in ring 3 kills only that task (Lifecycle.killForFault).
+//   - An exception in the kernel resumes at its exception-table fixup
+//     (user copies, self-test probes) or panics.
+//   - The timer runs the scheduler.
 @_cdecl("interrupt_dispatch")
 func interruptDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> UnsafeMutablePointer<hal_interrupt_frame> {
     let vector = Int(frame.pointee.vector)
+    let fromUser = frame.pointee.cs & 3 == 3
     if vector < ExceptionVector.count {
+        if fromUser {
+            Scheduler.enter(frame)
+            return Lifecycle.killForFault(frame)
+        }
         if ExceptionFixup.recover(frame) { return frame }
         Panic.exception(frame)
     }
+    if vector == Scheduler.timerVector {
+        // The kernel runs with interrupts off except in the idle loop, so
+        // the tick interrupts either a user task or idle.
+        Scheduler.enter(frame)
+        return Scheduler.timerTick()
+    }
+    if vector == PIC.spuriousPrimaryVector || vector == PIC.spuriousSecondaryVector { return frame }
     Console.write("interrupt: unexpected vector "); Console.decimal(UInt64(vector)); Console.write("\n")
     return frame
 }

@@ -6,6 +6,9 @@ import HAL
 enum PIC {
     static let vectorBase = 32
     static let lineCount = 16
+    /// Where a spurious IRQ 7 / IRQ 15 arrives; it must not be acknowledged.
+    static let spuriousPrimaryVector = vectorBase + 7
+    static let spuriousSecondaryVector = vectorBase + 15
 
     private static let primaryCommand: UInt16 = 0x20, primaryData: UInt16 = 0x21
     private static let secondaryCommand: UInt16 = 0xA0, secondaryData: UInt16 = 0xA1

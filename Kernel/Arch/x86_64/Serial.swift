@@ -22,7 +22,7 @@ enum Serial {
         write(.data, divisor115200)            // divisor low byte
         write(.interruptEnable, 0x00)          // divisor high byte
         write(.lineControl, eightNoneOne)
-        write(.fifoControl, 0xC7)              // enable, clear, 14-byte threshold
+        write(.fifoControl, 0xC5)              // enable, clear transmit (keep type-ahead), 14-byte threshold
         write(.modemControl, 0x0B)             // DTR, RTS, OUT2
     }
 

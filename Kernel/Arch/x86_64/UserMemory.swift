@@ -1,0 +1,101 @@
+import HAL
+
+// Reading and writing user memory on behalf of a syscall (Linux:
+// copy_from_user, copy_to_user, strncpy_from_user).
+//
+// Two checks, as in Linux: first the range itself (access_ok): it must lie
+// wholly below the end of user space without wrapping, so no pointer can
+// reach the kernel half. Then the copy runs with SMAP lifted (stac/clac in
+// Boot/usercopy.asm); an unmapped or write-protected user page faults, and
+// the exception table turns the fault into a short copy. Either way the
+// syscall returns -EFAULT and the kernel itself never faults for the user.
+enum UserMemory {
+    /// One past the highest user address (the first kernel PML4 slot).
+    static let end: UInt64 = UserSpace.userEnd.raw
+    /// Longest C string (path or argument) a syscall accepts (PATH_MAX, MAX_ARG_STRLEN here).
+    static let maximumStringLength = 4096
+
+    /// True when [address, address + count) is a user range (access_ok).
+    static func isUserRange(_ address: UInt64, _ count: Int) -> Bool {
+        let (last, overflow) = address.addingReportingOverflow(UInt64(count))
+        return count >= 0 && !overflow && last <= end
+    }
+
+    /// Copies `count` bytes from user `address` into `buffer`. False if any
+    /// byte is not readable user memory.
+    static func copyIn(from address: UInt64, to buffer: UnsafeMutableRawPointer, count: Int) -> Bool {
+        guard isUserRange(address, count) else { return false }
+        if count == 0 { return true }
+        return hal_user_copy(buffer, UnsafeRawPointer(bitPattern: UInt(address)), UInt64(count)) == 0
+    }
+
+    /// Copies `count` bytes from `buffer` to user `address`. False if any
+    /// byte is not writable user memory (some may have been written).
+    static func copyOut(_ buffer: UnsafeRawPointer, to address: UInt64, count: Int) -> Bool {
+        guard isUserRange(address, count) else { return false }
+        if count == 0 { return true }
+        return hal_user_copy(UnsafeMutableRawPointer(bitPattern: UInt(address)), buffer, UInt64(count)) == 0
+    }
+
+    /// Stores one value of type T at user `address`.
+    static func store<T: BitwiseCopyable>(_ value: T, at address: UInt64) -> Bool {
+        withUnsafeBytes(of: value) { copyOut($0.baseAddress!, to: address, count: $0.count) }
+    }
+
+    /// Loads one value of type T from user `address`, or nil.
+    static func load<T: BitwiseCopyable>(_ type: T.Type, from address: UInt64) -> T? {
+        withUnsafeTemporaryAllocation(of: T.self, capacity: 1) { buffer -> T? in
+            guard copyIn(from: address, to: UnsafeMutableRawPointer(buffer.baseAddress!),
+                         count: MemoryLayout<T>.size) else { return nil }
+            return buffer[0]
+        }
+    }
+
+    enum StringError: Error { case fault, tooLong }
+
+    /// The NUL-terminated string at user `address` (without its NUL).
+    static func string(at address: UInt64, maximumLength: Int = maximumStringLength) throws(StringError) -> [UInt8] {
+        var result: [UInt8] = []
+        var byte: UInt8 = 0
+        var cursor = address
+        while true {
+            guard copyIn(from: cursor, to: &byte, count: 1) else { throw .fault }
+            if byte == 0 { return result }
+            guard result.count < maximumLength else { throw .tooLong }
+            result.append(byte)
+            cursor += 1
+        }
+    }
+
+    /// The NULL-terminated pointer array at user `address` (argv, envp), as
+    /// strings. A NULL `address` is an empty array, as Linux allows.
+    static func stringArray(at address: UInt64, maximumCount: Int) throws(StringError) -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        if address == 0 { return result }
+        var cursor = address
+        while true {
+            guard let pointer = load(UInt64.self, from: cursor) else { throw .fault }
+            if pointer == 0 { return result }
+            guard result.count < maximumCount else { throw .tooLong }
+            result.append(try string(at: pointer))
+            cursor += 8
+        }
+    }
+}
+
+extension UserMemory {
+    /// True when every page of [address, address + count) is writable user
+    /// memory: reads one byte per page and writes it back (interrupts are
+    /// off and there is one CPU, so nothing changes it in between).
+    static func probeWritable(_ address: UInt64, _ count: Int) -> Bool {
+        guard isUserRange(address, count) else { return false }
+        var cursor = address
+        let end = address + UInt64(count)
+        while cursor < end {
+            var byte: UInt8 = 0
+            guard copyIn(from: cursor, to: &byte, count: 1), copyOut(&byte, to: cursor, count: 1) else { return false }
+            cursor = (cursor & ~(pageSize - 1)) + pageSize
+        }
+        return true
+    }
+}

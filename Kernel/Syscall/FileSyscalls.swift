@@ -1,0 +1,121 @@
+// read, write, open, openat, close, getdents64 over the console and the
+// boot archive (Linux fs/read_write.c, fs/open.c, fs/readdir.c).
+enum FileSyscalls {
+    /// Bytes moved per user copy.
+    static let chunkSize = 256
+
+    /// write(fd, buffer, count): the console only (archive files are read-only).
+    static func write(_ task: Task, fd: Int64, buffer: UInt64, count: UInt64) -> SyscallOutcome {
+        guard let file = task.files.file(fd), case .console = file.kind else { return .error(.EBADF) }
+        guard UserMemory.isUserRange(buffer, Int(clamping: count)) else { return .error(.EFAULT) }
+        let total = Int(count)
+        var done = 0
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        while done < total {
+            let n = min(chunkSize, total - done)
+            let copied = chunk.withUnsafeMutableBytes { UserMemory.copyIn(from: buffer + UInt64(done), to: $0.baseAddress!, count: n) }
+            guard copied else { return done > 0 ? .count(done) : .error(.EFAULT) }
+            chunk.withUnsafeBytes { ConsoleDevice.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            done += n
+        }
+        return .count(done)
+    }
+
+    /// read(fd, buffer, count): a console read returns at most one line
+    /// and blocks until one is typed; a file read continues at the offset.
+    static func read(_ task: Task, fd: Int64, buffer: UInt64, count: UInt64) -> SyscallOutcome {
+        guard let file = task.files.file(fd) else { return .error(.EBADF) }
+        let capacity = Int(clamping: count)
+        guard UserMemory.isUserRange(buffer, capacity) else { return .error(.EFAULT) }
+        if capacity == 0 { return .value(0) }
+        switch file.kind {
+        case .console:
+            // Fail a bad buffer now rather than after blocking for input.
+            guard UserMemory.probeWritable(buffer, capacity) else { return .error(.EFAULT) }
+            guard let line = ConsoleDevice.input.read(capacity: capacity) else { return .block(.consoleInput) }
+            let copied = line.withUnsafeBytes { UserMemory.copyOut($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, to: buffer, count: line.count) }
+            return copied ? .count(line.count) : .error(.EFAULT)
+        case .file(let contents):
+            let n = min(capacity, contents.count - file.offset)
+            guard n > 0 else { return .value(0) }
+            guard UserMemory.copyOut(contents.baseAddress! + file.offset, to: buffer, count: n) else { return .error(.EFAULT) }
+            file.offset += n
+            return .count(n)
+        case .directory:
+            return .error(.EISDIR)
+        }
+    }
+
+    /// open/openat(directoryFd, path, flags): read-only files and
+    /// directories of the archive. Writing or creating fails with -EROFS.
+    static func open(_ task: Task, directoryFd: Int64, path: UInt64, flags: UInt64) -> SyscallOutcome {
+        var pathBytes: [UInt8]
+        do throws(UserMemory.StringError) {
+            pathBytes = try UserMemory.string(at: path)
+        } catch {
+            return .error(error == .fault ? .EFAULT : .ENAMETOOLONG)
+        }
+        if pathBytes.isEmpty { return .error(.ENOENT) }
+        if pathBytes[0] != UInt8(ascii: "/") && directoryFd != FileABI.atWorkingDirectory {
+            guard let base = task.files.file(directoryFd) else { return .error(.EBADF) }
+            guard case .directory(let basePath) = base.kind else { return .error(.ENOTDIR) }
+            pathBytes = basePath + [UInt8(ascii: "/")] + pathBytes
+        }
+        guard let fileSystem = ProcessTable.fileSystem, let node = fileSystem.lookup(pathBytes) else {
+            return .error(flags & FileABI.create != 0 ? .EROFS : .ENOENT)
+        }
+        guard flags & FileABI.accessModeMask == FileABI.readOnly else { return .error(.EROFS) }
+        let file: OpenFile
+        switch node {
+        case .file(let contents):
+            if flags & FileABI.directory != 0 { return .error(.ENOTDIR) }
+            file = OpenFile(.file(contents))
+        case .directory(let directoryPath):
+            file = OpenFile(.directory(directoryPath))
+        }
+        guard let fd = task.files.install(file) else { return .error(.EMFILE) }
+        return .count(fd)
+    }
+
+    static func close(_ task: Task, fd: Int64) -> SyscallOutcome {
+        task.files.close(fd) ? .value(0) : .error(.EBADF)
+    }
+
+    /// getdents64(fd, buffer, count): the next entries of a directory as
+    /// struct linux_dirent64 records, "." and ".." first; 0 at the end.
+    static func getdents64(_ task: Task, fd: Int64, buffer: UInt64, count: UInt64) -> SyscallOutcome {
+        guard let file = task.files.file(fd) else { return .error(.EBADF) }
+        guard case .directory(let path) = file.kind else { return .error(.ENOTDIR) }
+        guard let fileSystem = ProcessTable.fileSystem else { return .error(.ENOENT) }
+        let capacity = Int(clamping: count)
+        guard UserMemory.isUserRange(buffer, capacity) else { return .error(.EFAULT) }
+        let entries = [DirectoryEntry(name: [UInt8(ascii: ".")], isDirectory: true),
+                       DirectoryEntry(name: [UInt8(ascii: "."), UInt8(ascii: ".")], isDirectory: true)]
+            + fileSystem.list(path)
+        var records: [UInt8] = []
+        var index = file.offset
+        while index < entries.count {
+            let entry = entries[index]
+            let unpadded = FileABI.direntNameOffset + entry.name.count + 1
+            let length = (unpadded + FileABI.direntAlignment - 1) / FileABI.direntAlignment * FileABI.direntAlignment
+            guard records.count + length <= capacity else { break }
+            appendLittleEndian(UInt64(index + 1), to: &records)          // d_ino (never 0)
+            appendLittleEndian(UInt64(index + 1), to: &records)          // d_off: where the next read starts
+            appendLittleEndian(UInt16(length), to: &records)             // d_reclen
+            records.append(entry.isDirectory ? FileABI.directoryTypeDirectory : FileABI.directoryTypeRegular)
+            records += entry.name
+            records += [UInt8](repeating: 0, count: length - FileABI.direntNameOffset - entry.name.count)
+            index += 1
+        }
+        if records.isEmpty && index < entries.count { return .error(.EINVAL) }   // buffer too small for one
+        if records.isEmpty { return .value(0) }
+        let copied = records.withUnsafeBytes { UserMemory.copyOut($0.baseAddress!, to: buffer, count: records.count) }
+        guard copied else { return .error(.EFAULT) }
+        file.offset = index
+        return .count(records.count)
+    }
+
+    private static func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        for i in 0..<(T.bitWidth / 8) { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * i))) }
+    }
+}

@@ -1,0 +1,56 @@
+// fork, execve, exit, wait4 (Linux kernel/fork.c, fs/exec.c, kernel/exit.c).
+enum ProcessSyscalls {
+    /// Most strings argv + envp may hold together (Linux: MAX_ARG_STRINGS is
+    /// far larger; this bounds the kernel's copy).
+    static let maximumArgumentCount = 256
+
+    static func fork(_ task: Task) -> SyscallOutcome {
+        switch Lifecycle.fork(task) {
+        case .success(let pid): return .count(pid)
+        case .failure(let errno): return .error(errno)
+        }
+    }
+
+    /// execve(path, argv, envp): on success the old program is gone and
+    /// the new one starts; on failure the caller gets the errno.
+    static func execve(_ task: Task, path: UInt64, arguments: UInt64, environment: UInt64) -> SyscallOutcome {
+        let pathBytes: [UInt8], argv: [[UInt8]], envp: [[UInt8]]
+        do throws(UserMemory.StringError) {
+            pathBytes = try UserMemory.string(at: path)
+            argv = try UserMemory.stringArray(at: arguments, maximumCount: maximumArgumentCount)
+            envp = try UserMemory.stringArray(at: environment, maximumCount: maximumArgumentCount)
+        } catch {
+            return .error(error == .fault ? .EFAULT : .E2BIG)
+        }
+        if let errno = Exec.replaceProgram(of: task, path: pathBytes, arguments: argv, environment: envp) {
+            return .error(errno)
+        }
+        return .replaced
+    }
+
+    /// exit and exit_group (one thread per process, so the same).
+    static func exit(_ task: Task, code: UInt64) -> SyscallOutcome {
+        Lifecycle.terminate(task, waitStatus: WaitStatus.exited(code: UInt8(truncatingIfNeeded: code)))
+        return .exited
+    }
+
+    /// wait4(pid, status, options, rusage): pid > 0 waits for that child,
+    /// anything else for any child (there are no process groups). Blocks
+    /// unless WNOHANG; -ECHILD without matching children.
+    static func wait4(_ task: Task, pid: Int64, status: UInt64, options: UInt64) -> SyscallOutcome {
+        let known = ProcessABI.waitNoHang | ProcessABI.waitUntraced | ProcessABI.waitContinued
+        guard options & ~known == 0 else { return .error(.EINVAL) }
+        var hasChild = false
+        for child in Scheduler.tasks where child.parentPid == task.pid && (pid <= 0 || child.pid == Int(pid)) {
+            hasChild = true
+            guard child.state == .zombie else { continue }
+            if status != 0 && !UserMemory.store(child.waitStatus, at: status) { return .error(.EFAULT) }
+            let reaped = child.pid
+            Lifecycle.reap(child)
+            return .count(reaped)
+        }
+        guard hasChild else { return .error(.ECHILD) }
+        if options & ProcessABI.waitNoHang != 0 { return .value(0) }
+        return .block(.childExit)
+    }
+}

@@ -1,0 +1,103 @@
+import HAL
+
+// The syscall entry in Swift (called by Boot/syscall.asm on the task's
+// kernel stack, interrupts off). Linux x86-64 convention: the number in
+// RAX, arguments in RDI, RSI, RDX, R10, R8, R9, the result or -errno back
+// in RAX. Each syscall is a function returning a SyscallOutcome; this file
+// turns the outcome into the frame to resume.
+
+/// What a syscall asks the dispatcher to do next.
+enum SyscallOutcome {
+    /// Return this value in RAX.
+    case value(UInt64)
+    case error(Errno)
+    /// Sleep until woken, then run the same syscall again (Scheduler.block).
+    case block(BlockReason)
+    /// Return this value, but let other tasks run first (sched_yield).
+    case yield(UInt64)
+    /// The task is gone (exit, exit_group): run another.
+    case exited
+    /// The task's registers were replaced (execve): resume them as they are.
+    case replaced
+
+    static func count(_ n: Int) -> SyscallOutcome { .value(UInt64(n)) }
+}
+
+/// The six argument registers, in order.
+struct SyscallArguments {
+    let values: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    init(_ f: hal_interrupt_frame) { values = (f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9) }
+    var a0: UInt64 { values.0 }
+    var a1: UInt64 { values.1 }
+    var a2: UInt64 { values.2 }
+    var a3: UInt64 { values.3 }
+    var a4: UInt64 { values.4 }
+    var a5: UInt64 { values.5 }
+    /// An argument as a signed int (fds, pids).
+    func signed(_ value: UInt64) -> Int64 { Int64(bitPattern: value) }
+}
+
+@_cdecl("syscall_dispatch")
+func syscallDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> UnsafeMutablePointer<hal_interrupt_frame> {
+    Scheduler.enter(frame)
+    let task = Scheduler.current!
+    let outcome = Syscalls.perform(frame.pointee.rax, SyscallArguments(frame.pointee), task)
+    switch outcome {
+    case .value(let value):
+        frame.pointee.rax = value
+        return frame
+    case .error(let errno):
+        frame.pointee.rax = errno.syscallReturn
+        return frame
+    case .block(let reason):
+        return Scheduler.block(reason)
+    case .yield(let value):
+        frame.pointee.rax = value
+        return Scheduler.schedule()
+    case .exited:
+        return Scheduler.schedule()
+    case .replaced:
+        return task.frame
+    }
+}
+
+enum Syscalls {
+    /// Numbers already reported as unknown (each is logged once).
+    nonisolated(unsafe) private static var reportedUnknown: [UInt64] = []
+
+    /// Runs syscall `number` for `task` (the current task).
+    static func perform(_ number: UInt64, _ a: SyscallArguments, _ task: Task) -> SyscallOutcome {
+        guard let call = SyscallNumber(rawValue: number) else { return unknown(number, task) }
+        switch call {
+        case .read: return FileSyscalls.read(task, fd: a.signed(a.a0), buffer: a.a1, count: a.a2)
+        case .write: return FileSyscalls.write(task, fd: a.signed(a.a0), buffer: a.a1, count: a.a2)
+        case .open: return FileSyscalls.open(task, directoryFd: FileABI.atWorkingDirectory, path: a.a0, flags: a.a1)
+        case .openat: return FileSyscalls.open(task, directoryFd: a.signed(a.a0), path: a.a1, flags: a.a2)
+        case .close: return FileSyscalls.close(task, fd: a.signed(a.a0))
+        case .getdents64: return FileSyscalls.getdents64(task, fd: a.signed(a.a0), buffer: a.a1, count: a.a2)
+        case .brk: return MemorySyscalls.brk(task, address: a.a0)
+        case .mmap: return MemorySyscalls.mmap(task, address: a.a0, length: a.a1, protection: a.a2, flags: a.a3,
+                                               fd: a.signed(a.a4), offset: a.a5)
+        case .munmap: return MemorySyscalls.munmap(task, address: a.a0, length: a.a1)
+        case .mprotect: return MemorySyscalls.mprotect(task, address: a.a0, length: a.a1, protection: a.a2)
+        case .schedYield: return .yield(0)
+        case .getpid: return .count(task.pid)
+        case .getppid: return .count(task.parentPid)
+        case .fork: return ProcessSyscalls.fork(task)
+        case .execve: return ProcessSyscalls.execve(task, path: a.a0, arguments: a.a1, environment: a.a2)
+        case .exit, .exitGroup: return ProcessSyscalls.exit(task, code: a.a0)
+        case .wait4: return ProcessSyscalls.wait4(task, pid: a.signed(a.a0), status: a.a1, options: a.a2)
+        case .uname: return InfoSyscalls.uname(buffer: a.a0)
+        case .clockGettime: return InfoSyscalls.clockGettime(clock: a.a0, buffer: a.a1)
+        }
+    }
+
+    /// -ENOSYS, with one log line the first time each number is seen.
+    private static func unknown(_ number: UInt64, _ task: Task) -> SyscallOutcome {
+        if !reportedUnknown.contains(number) {
+            reportedUnknown.append(number)
+            print("pid \(task.pid) (\(task.displayName)): unknown syscall \(Int64(bitPattern: number)), returning -ENOSYS")
+        }
+        return .error(.ENOSYS)
+    }
+}

@@ -1,0 +1,24 @@
+// The serial console as a character device: output goes straight to the
+// UART; input goes through the line discipline (Kernel/Lib) and wakes the
+// tasks blocked reading it.
+//
+// Input is polled on every timer tick and in the idle loop rather than
+// taken by interrupt: QEMU holds back bytes while the UART's FIFO is
+// full, so nothing is lost, and 100 Hz is fast enough for typing.
+enum ConsoleDevice {
+    nonisolated(unsafe) static var input = LineDiscipline()
+
+    /// Moves every byte the UART holds into the line discipline.
+    static func pollInput() {
+        var lineReady = false
+        while let byte = Serial.poll() {
+            if input.receive(byte, echo: { Serial.put($0) }) { lineReady = true }
+        }
+        if lineReady { Scheduler.wake(.consoleInput) }
+    }
+
+    /// Writes `bytes` to the console.
+    static func write(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes { Serial.put(byte) }
+    }
+}

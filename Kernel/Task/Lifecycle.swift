@@ -1,0 +1,89 @@
+import HAL
+
+// fork, exit, kill and reap (Linux kernel/fork.c, kernel/exit.c).
+//
+// Ownership over a task's life:
+//   running  -> owns an address space, a kernel stack, an FPU area, files
+//   zombie   -> exit freed the space and the files at once; the kernel
+//               stack stays (exit runs on it) until the parent reaps
+//   reaped   -> stack freed, task dropped from the table (the FPU area
+//               goes with the Task object)
+enum Lifecycle {
+    /// fork: a copy of `parent` (memory copied eagerly, files shared as in
+    /// Linux) that returns 0 from the same syscall. Returns the child's pid.
+    static func fork(_ parent: Task) -> Result<Int, Errno> {
+        guard let child = ProcessTable.newTask(parentPid: parent.pid, name: parent.name, files: parent.files) else {
+            return .failure(.ENOMEM)
+        }
+        do {
+            child.space = try parent.space!.fork(kernel: KernelMemory.kernelSpace.table, tlb: KernelMemory.tlb)
+        } catch {
+            KernelStacks.free(child.kernelStack)
+            return .failure(.ENOMEM)
+        }
+        child.cr3 = child.space!.table.root.raw
+        child.frame.pointee = parent.frame.pointee
+        child.frame.pointee.rax = 0
+        child.fpuState.copyMemory(from: parent.fpuState, byteCount: Task.fpuStateSize)
+        child.state = .ready
+        Scheduler.tasks.append(child)
+        return .success(child.pid)
+    }
+
+    /// Ends `task` with `waitStatus`: frees its memory and files, hands its
+    /// children to init and wakes its parent. If it is init, the system
+    /// shuts down (this does not return then).
+    static func terminate(_ task: Task, waitStatus: UInt32, reportToParent: Bool = true) {
+        let kernelRoot = KernelMemory.kernelSpace.table.root.raw
+        if Scheduler.current === task { hal_write_cr3(kernelRoot) }
+        task.cr3 = kernelRoot
+        if let space = task.space.take() { space.tearDown() }
+        task.files.closeAll()
+        task.waitStatus = waitStatus
+        task.state = .zombie
+        guard reportToParent else { return }
+        for child in Scheduler.tasks where child.parentPid == task.pid { child.parentPid = ProcessTable.initPid }
+        if task.pid == ProcessTable.initPid { ProcessTable.initExited() }
+        Scheduler.wake(.childExit) { $0.pid == task.parentPid || $0.pid == ProcessTable.initPid }
+    }
+
+    /// Kills the current task for a CPU exception it raised in ring 3, with
+    /// one log line, and returns the next task's frame.
+    static func killForFault(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> UnsafeMutablePointer<hal_interrupt_frame> {
+        let task = Scheduler.current!
+        let f = frame.pointee
+        let signal = signalFor(vector: Int(f.vector))
+        var line = "pid \(task.pid) (\(task.displayName)): killed by \(signalName(signal.rawValue)): "
+        let vector = ExceptionVector(rawValue: Int(f.vector))
+        vector?.name.withUTF8Buffer { line += String(decoding: $0, as: UTF8.self) }
+        if vector == .pageFault {
+            let code = PageFaultErrorCode(rawValue: f.error_code)
+            let access = code.contains(.instructionFetch) ? "execute" : (code.contains(.write) ? "write" : "read")
+            line += " at \(hex(hal_read_cr2())) (\(access), \(code.contains(.present) ? "protection" : "not mapped"))"
+        } else if f.error_code != 0 {
+            line += " (error code \(hex(f.error_code)))"
+        }
+        line += ", rip \(hex(f.rip))"
+        print(line)
+        terminate(task, waitStatus: WaitStatus.killed(by: signal))
+        return Scheduler.schedule()
+    }
+
+    /// The signal Linux sends for exception `vector` (arch/x86/kernel/traps.c).
+    static func signalFor(vector: Int) -> Signal {
+        switch ExceptionVector(rawValue: vector) {
+        case .divideError, .x87FloatingPoint, .simdFloatingPoint: return .SIGFPE
+        case .debug, .breakpoint: return .SIGTRAP
+        case .invalidOpcode: return .SIGILL
+        case .segmentNotPresent, .stackFault, .alignmentCheck: return .SIGBUS
+        default: return .SIGSEGV
+        }
+    }
+
+    /// Frees a zombie's kernel stack and forgets it. Not the running task's.
+    static func reap(_ task: Task) {
+        precondition(task.state == .zombie && task !== Scheduler.current, "reap: not a zombie, or running")
+        KernelStacks.free(task.kernelStack)
+        Scheduler.tasks.removeAll { $0 === task }
+    }
+}

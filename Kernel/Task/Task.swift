@@ -1,0 +1,113 @@
+import HAL
+
+// A task: one user process (one thread) or the kernel's idle loop.
+//
+// Invariants:
+//   - A user task's saved registers live at the top of its own kernel
+//     stack (`frame`): the CPU and Boot/syscall.asm push them there on
+//     every entry from ring 3, because TSS.RSP0 and syscall_kernel_rsp
+//     point at that stack while the task runs.
+//   - `space` is nil only for the idle task and for zombies (exit frees
+//     the address space at once; the kernel stack goes at reap time,
+//     because exit runs on it).
+//   - `cr3` is the root of `space` (the kernel's table for idle/zombies).
+//   - One CPU, interrupts off in the kernel: no locks.
+
+typealias UserSpace = UserAddressSpace<DirectMapMemory, KernelFrameAllocator>
+
+enum TaskState: Equatable {
+    case ready
+    case running
+    case blocked(BlockReason)
+    /// Exited or killed; waits for its parent to collect `waitStatus`.
+    case zombie
+}
+
+/// What a blocked task waits for. The blocked syscall is re-executed from
+/// the start when the task runs again (see Scheduler.block).
+enum BlockReason: Equatable {
+    case consoleInput
+    case childExit
+}
+
+final class Task {
+    let pid: Int
+    var parentPid: Int
+    /// The program's file name, for log lines.
+    var name: [UInt8]
+    var state: TaskState = .ready
+    var space: UserSpace?
+    var cr3: UInt64
+    let kernelStack: KernelStack
+    /// Where this task's registers were saved at its last kernel entry.
+    var frame: UnsafeMutablePointer<hal_interrupt_frame>
+    /// The fxsave area (512 bytes, 16-byte aligned).
+    let fpuState: UnsafeMutableRawPointer
+    var files: FileTable
+    /// The Linux wait status, once a zombie.
+    var waitStatus: UInt32 = 0
+
+    static let fpuStateSize = 512
+    static let fpuStateAlignment = 16
+    /// fxsave image fields of the power-on state (Intel SDM vol. 1, 10.5.1).
+    private static let fpuControlWordOffset = 0, fpuControlWordDefault: UInt16 = 0x037F
+    private static let mxcsrOffset = 24, mxcsrDefault: UInt32 = 0x1F80
+    /// RFLAGS for a fresh user task: interrupts on (bit 9) and the always-one bit 1.
+    static let initialUserFlags: UInt64 = 0x202
+
+    init(pid: Int, parentPid: Int, name: [UInt8], space: consuming UserSpace?, cr3: UInt64,
+         kernelStack: KernelStack, files: FileTable) {
+        self.pid = pid
+        self.parentPid = parentPid
+        self.name = name
+        self.space = space
+        self.cr3 = cr3
+        self.kernelStack = kernelStack
+        self.frame = Task.frameSlot(of: kernelStack)
+        self.fpuState = UnsafeMutableRawPointer.allocate(byteCount: Task.fpuStateSize,
+                                                         alignment: Task.fpuStateAlignment)
+        self.files = files
+        resetFPUState()
+    }
+
+    deinit {
+        fpuState.deallocate()
+    }
+
+    /// Where a ring-3 entry saves the registers: the top of the kernel stack.
+    static func frameSlot(of stack: KernelStack) -> UnsafeMutablePointer<hal_interrupt_frame> {
+        let address = stack.top - UInt64(MemoryLayout<hal_interrupt_frame>.stride)
+        return UnsafeMutablePointer(bitPattern: UInt(address))!
+    }
+
+    var isUser: Bool { pid > 0 }
+
+    /// Sets the registers so the task starts at `entry` in ring 3 with
+    /// stack `stackPointer` and every other register zero (Linux start_thread).
+    func startInUserMode(entry: UInt64, stackPointer: UInt64) {
+        frame = Task.frameSlot(of: kernelStack)
+        var f = hal_interrupt_frame()
+        f.rip = entry
+        f.cs = UInt64(GDT.userCode)
+        f.rflags = Task.initialUserFlags
+        f.rsp = stackPointer
+        f.ss = UInt64(GDT.userData)
+        frame.pointee = f
+        resetFPUState()
+    }
+
+    /// The FPU/SSE state a new program starts with: all registers zero,
+    /// every exception masked.
+    func resetFPUState() {
+        fpuState.initializeMemory(as: UInt8.self, repeating: 0, count: Task.fpuStateSize)
+        fpuState.storeBytes(of: Task.fpuControlWordDefault, toByteOffset: Task.fpuControlWordOffset, as: UInt16.self)
+        fpuState.storeBytes(of: Task.mxcsrDefault, toByteOffset: Task.mxcsrOffset, as: UInt32.self)
+    }
+
+    /// Runs `body` on the address space (a user task's, never nil). Reads
+    /// of a ~Copyable value stored in a class need this inout access.
+    func withSpace<R>(_ body: (inout UserSpace) -> R) -> R { body(&space!) }
+
+    /// The name as text, for log lines.
+    var displayName: String { String(decoding: name, as: UTF8.self) }
+}

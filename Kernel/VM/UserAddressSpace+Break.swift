@@ -1,0 +1,46 @@
+// brk: the program break (Linux mm/mmap.c, SYSCALL_DEFINE1(brk)). The
+// heap is the `.heap` region [breakStart, pageUp(breakEnd)), grown and
+// shrunk a page at a time; the break itself need not be page aligned.
+
+extension UserAddressSpace {
+    /// Sets the break's area to start at `imageEnd` rounded up to a page
+    /// (the end of the highest ELF segment), with an empty heap. Called by
+    /// the ELF loader once per new space.
+    /// Contract: `imageEnd` lies in [userStart, userEnd].
+    public mutating func setInitialBreak(_ imageEnd: VirtualAddress) {
+        precondition(imageEnd >= Self.userStart && imageEnd <= Self.userEnd, "initial break outside user space")
+        let start = VirtualAddress(Self.pageAlignedUp(imageEnd.raw)!)
+        breakStart = start
+        breakEnd = start
+    }
+
+    /// Moves the break to `requested` and returns the new break, or returns
+    /// the current one unchanged when refused: below `breakStart` (this
+    /// includes brk(0), the query), above `userEnd`, before
+    /// `setInitialBreak`, growing into another region, or out of memory.
+    /// Growing maps zeroed read-write pages for [pageUp(old), pageUp(new));
+    /// shrinking unmaps [pageUp(new), pageUp(old)) (whatever is mapped
+    /// there), so pages grown again read as zero. Linux also keeps a guard
+    /// gap before the next region and an RLIMIT_DATA limit; neither here.
+    public mutating func setBreak<TLB: TLBControl>(_ requested: VirtualAddress, tlb: TLB) -> VirtualAddress {
+        guard breakStart >= Self.userStart, requested >= breakStart, requested <= Self.userEnd else {
+            return breakEnd
+        }
+        let oldTop = VirtualAddress(Self.pageAlignedUp(breakEnd.raw)!)
+        let newTop = VirtualAddress(Self.pageAlignedUp(requested.raw)!)
+        if newTop > oldTop {
+            let growth = oldTop..<newTop
+            guard regionList.isFree(growth) else { return breakEnd }
+            do {
+                try populate(growth, .readWrite, tlb: tlb)
+            } catch {
+                return breakEnd
+            }
+            regionList.insert(Region(range: growth, protection: .readWrite, kind: .heap))
+        } else if newTop < oldTop {
+            removeMappings(newTop..<oldTop, tlb: tlb)
+        }
+        breakEnd = requested
+        return breakEnd
+    }
+}

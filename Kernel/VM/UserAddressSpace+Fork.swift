@@ -1,0 +1,33 @@
+// fork: a copy of the address space for a child process (Linux
+// kernel/fork.c dup_mmap). Today every page is copied eagerly into a fresh
+// frame; the VM work replaces this with copy-on-write (share the frames,
+// write-protect both sides, flushing the parent through `tlb`).
+
+extension UserAddressSpace {
+    /// A new space sharing `kernel`'s half, with the same regions and break
+    /// as this one and a private copy of every resident page.
+    /// `tlb` is the CPU's on which this space is loaded (unused while the
+    /// copy is eager: nothing in this space changes).
+    /// Throws `.outOfMemory` having torn the partial child down completely
+    /// (every frame it got is released).
+    public func fork<TLB: TLBControl>(kernel: borrowing PageTable<Memory, Frames>,
+                                      tlb: TLB) throws(VMError) -> UserAddressSpace<Memory, Frames> {
+        var child = try UserAddressSpace(sharingKernelHalfOf: kernel)
+        let memory = table.memory
+        for region in regions where region.protection.allowsAccess {
+            do {
+                try child.populate(region.range, region.protection, tlb: tlb) { page, destination in
+                    guard let source = table.translate(page) else { return }
+                    destination.copyMemory(from: memory.pointer(to: source), byteCount: Int(pageSize))
+                }
+            } catch {
+                child.tearDown()
+                throw error
+            }
+        }
+        child.regionList = regionList
+        child.breakStart = breakStart
+        child.breakEnd = breakEnd
+        return child
+    }
+}

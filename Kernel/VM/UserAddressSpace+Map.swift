@@ -1,0 +1,70 @@
+// mmap: adding a region (Linux mm/mmap.c do_mmap, get_unmapped_area).
+
+/// What to map: the arguments of mmap that matter to the address space.
+public struct MapRequest: Equatable {
+    /// With `fixed`, where the region must start; otherwise a hint, or nil.
+    public var address: VirtualAddress?
+    /// Bytes; rounded up to whole pages. Zero is invalid.
+    public var length: UInt64
+    public var protection: VMProtection
+    public var kind: RegionKind
+    /// MAP_FIXED: map exactly at `address`, replacing what is there.
+    public var fixed: Bool
+
+    public init(address: VirtualAddress? = nil, length: UInt64, protection: VMProtection,
+                kind: RegionKind = .anonymous, fixed: Bool = false) {
+        self.address = address
+        self.length = length
+        self.protection = protection
+        self.kind = kind
+        self.fixed = fixed
+    }
+}
+
+extension UserAddressSpace {
+    /// Adds a region of `request.length` bytes (rounded up to pages) and
+    /// populates it with zeroed frames (unless PROT_NONE); returns its start.
+    /// - fixed: `address` must be given and page aligned, and the range lie
+    ///   in [userStart, userEnd), else `.invalidArgument`. Whatever was
+    ///   mapped there is unmapped first; if populating then runs out of
+    ///   memory the old mapping stays gone (as in Linux).
+    /// - otherwise: the hint (rounded up to a page) if the range there is
+    ///   free and inside user space, else the highest free range below
+    ///   `mmapTop`; `.noSpace` if there is none.
+    /// Throws `.invalidArgument` for a zero length, `.outOfMemory` with the
+    /// regions and tables as before (apart from a fixed range's old mapping).
+    public mutating func map<TLB: TLBControl>(_ request: MapRequest, tlb: TLB) throws(VMError) -> VirtualAddress {
+        guard request.length > 0 else { throw .invalidArgument }
+        guard let length = Self.pageAlignedUp(request.length) else {
+            throw request.fixed ? .invalidArgument : .noSpace
+        }
+        let start = request.fixed ? try fixedStart(request.address, length: length)
+                                  : try freeStart(hint: request.address, length: length)
+        let range = start..<start + length
+        if request.fixed { removeMappings(range, tlb: tlb) }
+        if request.protection.allowsAccess { try populate(range, request.protection, tlb: tlb) }
+        regionList.insert(Region(range: range, protection: request.protection, kind: request.kind))
+        return start
+    }
+
+    /// The start of a MAP_FIXED request. Throws `.invalidArgument` if
+    /// `address` is missing, misaligned, or the range leaves user space.
+    private func fixedStart(_ address: VirtualAddress?, length: UInt64) throws(VMError) -> VirtualAddress {
+        guard let address, address.isPageAligned,
+              Self.isUserRange(start: address.raw, length: length) else { throw .invalidArgument }
+        return address
+    }
+
+    /// The start for a non-fixed request: the page-aligned hint if free,
+    /// else top-down first fit below `mmapTop`. Throws `.noSpace`.
+    private func freeStart(hint: VirtualAddress?, length: UInt64) throws(VMError) -> VirtualAddress {
+        if let hint, let start = Self.pageAlignedUp(hint.raw), Self.isUserRange(start: start, length: length),
+           regionList.isFree(VirtualAddress(start)..<VirtualAddress(start + length)) {
+            return VirtualAddress(start)
+        }
+        guard let start = regionList.highestGap(length: length, in: Self.userStart..<Self.mmapTop) else {
+            throw .noSpace
+        }
+        return start
+    }
+}

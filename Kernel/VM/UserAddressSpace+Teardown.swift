@@ -1,0 +1,12 @@
+// The end of an address space (Linux exit_mmap).
+
+extension UserAddressSpace {
+    /// Releases every user frame and every page-table page of the owned
+    /// slots (the shared kernel half stays). Contract: the space is not
+    /// loaded in CR3 on any CPU and has no TLB entries left (without PCID:
+    /// another CR3 was loaded since), so no invalidation is owed.
+    public consuming func tearDown() {
+        let frames = table.frames
+        table.tearDown { frames.releaseFrame($0) }
+    }
+}

@@ -1,0 +1,117 @@
+// UserAddressSpace: a process's view of memory: its regions (VMAs) over a
+// private PageTable whose upper PML4 slots are the kernel's, shared.
+//
+// Layout (UserMemoryLayout): nothing below `userStart` (64 KiB, Linux's
+// default vm.mmap_min_addr, so that NULL dereferences fault); the image and
+// the program break from the ELF's addresses upwards; mmap areas top-down
+// below `mmapTop`; a 1 GiB gap; the stack just below `stackTop`; one
+// unmapped page; then the kernel half from PML4 slot 255.
+//
+// Invariants (kept by every public operation, on success and on failure):
+// 1. `regions` is sorted by address, its ranges are disjoint, non-empty,
+//    page aligned, inside [userStart, userEnd), and no two neighbours could
+//    be merged (Region.canMerge: adjacent anonymous or heap regions with the
+//    same protection are one region, as Linux's vma_merge makes them).
+//    RegionList.swift enforces this.
+// 2. Regions are the truth, the page table is a cache of them. Today the
+//    cache is complete: every page of a region whose protection allows
+//    access has exactly one 4 KiB user leaf with the region's
+//    `pageProtection`, owning a frame mapped nowhere else; there are no
+//    other leaves in the owned slots. (Demand paging will weaken "exactly
+//    one" to "at most one"; copy-on-write will let frames be shared.)
+// 3. `residentPages` is the number of those leaves.
+// 4. `breakStart <= breakEnd`; both are 0 until `setInitialBreak`.
+// 5. The table owns PML4 slots 0..<255 only; the kernel half is shared by
+//    reference and never freed here.
+// 6. Every page-table change goes through `table.edit(_:flushingWith:)`
+//    with the caller's TLB, so the CPU that has this space loaded never
+//    keeps a stale translation. For a space that is not loaded the
+//    invalidations are harmless.
+// Callers serialise operations on one space (one lock per process).
+//
+// Linux behaviour followed: mmap (mm/mmap.c do_mmap, MAP_FIXED replacing
+// old mappings, the hint, top-down search as unmapped_area_topdown), munmap
+// (holes are not an error, regions split), mprotect (mm/mprotect.c: ENOMEM
+// if any page is unmapped, checked before any change; split and merge), brk
+// (returns the new break, or the old one on failure; shrinking unmaps, so
+// re-grown pages read as zero).
+//
+// Known deviations (until demand paging lands):
+// - Every page is populated eagerly with a zeroed frame at map time.
+// - PROT_NONE pages have no page-table entry and no frame: x86-64 has no
+//   present-but-inaccessible user page (clearing U/S would leave it open to
+//   the kernel, against SMAP's intent). So mprotect(PROT_NONE) DISCARDS the
+//   contents, and raising the protection again gives zero-filled pages.
+//   Linux keeps the contents.
+// - A MAP_FIXED range outside [userStart, userEnd) is EINVAL (Linux:
+//   ENOMEM above TASK_SIZE, EPERM below mmap_min_addr).
+// - Image regions are never merged (Linux merges file VMAs with contiguous
+//   offsets), so mprotect back and forth can leave an image split.
+
+/// The fixed layout of every user address space (non-generic, so that
+/// kernel code can name it without the space's type parameters).
+public enum UserMemoryLayout {
+    /// Nothing may be mapped below this (Linux's default mmap_min_addr).
+    public static var userStart: VirtualAddress { VirtualAddress(0x1_0000) }
+    /// The first address of PML4 slot 255, the first kernel slot.
+    public static var userEnd: VirtualAddress { VirtualAddress(0x0000_7f80_0000_0000) }
+    /// The end of the stack: one unmapped page below `userEnd`.
+    public static var stackTop: VirtualAddress { VirtualAddress(userEnd.raw - pageSize) }
+    /// The fixed size of the main stack region.
+    public static var stackSize: UInt64 { 128 << 10 }
+    /// The unmapped distance between the mmap area and the stack.
+    public static var stackGap: UInt64 { 1 << 30 }
+    /// mmap searches top-down from here.
+    public static var mmapTop: VirtualAddress { VirtualAddress(stackTop.raw - stackSize - stackGap) }
+    /// Where user mappings may lie.
+    public static var userRange: Range<VirtualAddress> { userStart..<userEnd }
+    /// The stack region's range.
+    public static var stackRange: Range<VirtualAddress> { VirtualAddress(stackTop.raw - stackSize)..<stackTop }
+}
+
+public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~Copyable {
+    /// The page table: load `table.root` into CR3 to run in this space.
+    /// Change it only through this type's operations (invariant 2).
+    public internal(set) var table: PageTable<Memory, Frames>
+    /// The regions (invariant 1).
+    var regionList = RegionList()
+    /// The start of the program break's area (page aligned), 0 until set.
+    public internal(set) var breakStart = VirtualAddress(0)
+    /// The program break: what brk(0) returns.
+    public internal(set) var breakEnd = VirtualAddress(0)
+    /// The number of mapped pages (invariant 3).
+    public internal(set) var residentPages = 0
+
+    /// The regions, sorted by address.
+    public var regions: [Region] { regionList.regions }
+
+    public static var userStart: VirtualAddress { UserMemoryLayout.userStart }
+    public static var userEnd: VirtualAddress { UserMemoryLayout.userEnd }
+    public static var stackTop: VirtualAddress { UserMemoryLayout.stackTop }
+    public static var stackSize: UInt64 { UserMemoryLayout.stackSize }
+    public static var mmapTop: VirtualAddress { UserMemoryLayout.mmapTop }
+
+    /// An empty space (no regions) sharing `kernel`'s pinned PML4 slots.
+    /// Contract: `kernel` pins a suffix of the PML4 starting at or above
+    /// `userEnd`'s slot. Throws `.outOfMemory` with nothing allocated.
+    public init(sharingKernelHalfOf kernel: borrowing PageTable<Memory, Frames>) throws(VMError) {
+        precondition(UInt64(kernel.pinnedSlots.lowerBound) * PagingLevel.pml4.entryCoverage >= Self.userEnd.raw,
+                     "the shared kernel half overlaps user space")
+        do {
+            table = try PageTable(sharingKernelHalfOf: kernel)
+        } catch {
+            throw .outOfMemory
+        }
+    }
+
+    /// `value` rounded up to a page boundary, or nil if that overflows.
+    static func pageAlignedUp(_ value: UInt64) -> UInt64? {
+        let (sum, overflow) = value.addingReportingOverflow(pageSize - 1)
+        return overflow ? nil : sum & ~(pageSize - 1)
+    }
+
+    /// True if `length` bytes from `start` lie inside [userStart, userEnd).
+    static func isUserRange(start: UInt64, length: UInt64) -> Bool {
+        start >= userStart.raw && start <= userEnd.raw && length <= userEnd.raw - start
+    }
+}
