@@ -77,6 +77,13 @@ static inline void user_fault_hlt(void) { __asm__ volatile("hlt"); }
 extern char __ehdr_start[];
 static inline uintptr_t user_elf_header(void) { return (uintptr_t)__ehdr_start; }
 
+// Adds 1 to *counter with an instruction the optimiser must keep, so a busy
+// loop around it is neither removed nor merged (spin, and anything else that
+// must burn CPU time without making system calls).
+static inline void user_volatile_increment(uint64_t *counter) {
+    __asm__ volatile("incq %0" : "+m"(*counter));
+}
+
 // Returns RSP of the caller's frame (for alignment checks).
 static inline uint64_t user_read_rsp(void) {
     uint64_t rsp;

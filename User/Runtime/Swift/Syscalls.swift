@@ -13,6 +13,8 @@ import UserRT
 public enum SyscallNumber {
     public static let read = 0
     public static let write = 1
+    public static let open = 2
+    public static let close = 3
     public static let mmap = 9
     public static let mprotect = 10
     public static let munmap = 11
@@ -25,19 +27,28 @@ public enum SyscallNumber {
     public static let wait4 = 61
     public static let uname = 63
     public static let getppid = 110
+    public static let getdents64 = 217
     public static let clockGettime = 228
     public static let exitGroup = 231
+    public static let openat = 257
 }
 
 /// errno values (include/uapi/asm-generic/errno-base.h).
 public enum Errno {
     public static let ENOENT = 2
+    public static let EINTR = 4
+    public static let E2BIG = 7
     public static let ENOEXEC = 8
     public static let EBADF = 9
     public static let ECHILD = 10
     public static let ENOMEM = 12
+    public static let EACCES = 13
     public static let EFAULT = 14
+    public static let ENOTDIR = 20
+    public static let EISDIR = 21
     public static let EINVAL = 22
+    public static let EMFILE = 24
+    public static let ENAMETOOLONG = 36
     public static let ENOSYS = 38
 }
 
@@ -142,6 +153,12 @@ public func sys_exit_group(_ status: Int) -> Never {
     user_exit(Int32(truncatingIfNeeded: status))
 }
 
+/// wait4 options (include/uapi/linux/wait.h).
+public enum WaitOption {
+    /// Return 0 at once instead of blocking when no child has changed state.
+    public static let WNOHANG = 1
+}
+
 /// wait4(2) without rusage: waits for `pid` (-1: any child); stores the raw
 /// wait status in `status`. Returns the reaped pid or -errno.
 public func sys_wait4(_ pid: Int, _ status: inout Int32, _ options: Int = 0) -> Int {
@@ -197,6 +214,22 @@ public struct WaitStatus {
 public enum Signal {
     public static let SIGILL: Int32 = 4
     public static let SIGTRAP: Int32 = 5
+    public static let SIGBUS: Int32 = 7
     public static let SIGFPE: Int32 = 8
+    public static let SIGKILL: Int32 = 9
     public static let SIGSEGV: Int32 = 11
+
+    /// The name ("SIGSEGV") of the signals a fault or kill can end a process
+    /// with (SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGKILL, SIGSEGV); nil for others.
+    public static func name(of signal: Int32) -> StaticString? {
+        switch signal {
+        case SIGILL: return "SIGILL"
+        case SIGTRAP: return "SIGTRAP"
+        case SIGBUS: return "SIGBUS"
+        case SIGFPE: return "SIGFPE"
+        case SIGKILL: return "SIGKILL"
+        case SIGSEGV: return "SIGSEGV"
+        default: return nil
+        }
+    }
 }
