@@ -14,7 +14,7 @@ let package = Package(
         .target(
             name: "KernelCore",
             path: "Kernel",
-            sources: ["Lib", "Multiboot", "Memory", "Loader", "Arch/x86_64/Paging"]
+            sources: ["Lib", "Multiboot", "Memory", "Loader", "FileSystem", "VM", "Arch/x86_64/Paging"]
         ),
         // Simulated physical memory and an x86-64 MMU with a TLB model.
         .target(
