@@ -41,6 +41,7 @@ public enum Errno {
     public static let ENOEXEC = 8
     public static let EBADF = 9
     public static let ECHILD = 10
+    public static let EAGAIN = 11
     public static let ENOMEM = 12
     public static let EACCES = 13
     public static let EFAULT = 14
