@@ -1,13 +1,17 @@
 # SwiftKernel: an Embedded Swift kernel for x86-64.
 #
-#   make run     build, then boot in QEMU with the serial console on this terminal
-#   make test    every test: host (SwiftPM) and in-QEMU; ends with "N passed, N failed"
+#   make run     build, then boot in QEMU with the serial console on this terminal;
+#                the shell (/bin/init) starts, or INIT="/bin/prog args"; the
+#                exit status is 0 exactly when init exited 0 with no frame leaked
+#   make test    every test: host (SwiftPM), native, in-QEMU; ends with "N passed, N failed"
 #   make debug   boot halted with a GDB server and attach gdb
 #   make help    everything else
 #
 # Missing packages are installed on first use (qemu/ensure-deps.sh).
 
 BUILD       := build
+# The test and QEMU scripts read BUILD from the environment (default build).
+export BUILD
 SWIFTC      ?= swiftc
 CC_KERNEL   ?= clang
 LD_KERNEL   ?= ld.lld
@@ -16,6 +20,13 @@ NASM        ?= nasm
 KERNEL_ELF  := $(BUILD)/kernel.elf
 KERNEL_ISO  := $(BUILD)/kernel.iso
 CMDLINE     ?=
+# INIT="/bin/prog a b": the first user program and its arguments (no
+# argument may contain a space or a double quote); added to CMDLINE as
+# init="/bin/prog a b". Empty: the kernel starts /bin/init, the shell.
+INIT        ?=
+KERNEL_CMDLINE = $(strip $(CMDLINE) $(if $(strip $(INIT)),init="$(strip $(INIT))"))
+# $(call shell_quote,TEXT): TEXT as one single-quoted shell word.
+shell_quote = '$(subst ','\'',$(1))'
 
 KERNEL_SWIFT := $(shell find Kernel -name '*.swift' | sort)
 KERNEL_C     := $(shell find Kernel -name '*.c' | sort)
@@ -41,14 +52,17 @@ SWIFT_ROOT  := $(abspath $(dir $(shell command -v $(SWIFTC)))/..)
 SWIFT_EMBEDDED_LIBS := $(SWIFT_ROOT)/lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a
 LD_FLAGS    := -n -static -nostdlib --gc-sections -T Linker/kernel.ld
 
-.PHONY: all kernel iso run test test-host test-qemu bench bench-host debug symbolize deps clean help
+.PHONY: all kernel iso run test test-host test-qemu test-qemu-kernel test-qemu-user bench bench-host debug symbolize deps clean help
 
 all: kernel
 
 help:
 	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "Other targets: kernel, iso, test-host, test-qemu, bench-host, symbolize ADDR=..., deps, clean"
-	@echo "Variables: CMDLINE=\"...\" (kernel command line for run/debug), QEMU_TIMEOUT=seconds"
+	@echo "Other targets: kernel, user, initrd, iso, test-host, test-qemu (= test-qemu-kernel + test-qemu-user),"
+	@echo "               bench-host, symbolize ADDR=..., deps, clean"
+	@echo "Variables (run, iso, debug): INIT=\"/bin/prog args\" (the first program), EXTRA_PROGRAMS=\"path ...\""
+	@echo "  (more files in /bin), CMDLINE=\"...\" (more kernel command line), QEMU_TIMEOUT=seconds;"
+	@echo "  BUILD=dir (default build), QEMU_TEST_TIMEOUT=seconds (each test boot, default 120)"
 
 deps:
 	@qemu/ensure-deps.sh
@@ -72,13 +86,16 @@ $(KERNEL_ELF): $(KERNEL_OBJS) Linker/kernel.ld Linker/check-image.sh
 	Linker/check-image.sh $@.tmp
 	mv $@.tmp $@
 
-$(KERNEL_ISO): $(KERNEL_ELF) qemu/make-iso.sh FORCE
-	@qemu/make-iso.sh $@ $(KERNEL_ELF) "$(CMDLINE)"
+include User/user.mk
+
+# Rebuilt every time: the command line, INIT and EXTRA_PROGRAMS may change.
+$(KERNEL_ISO): $(KERNEL_ELF) initrd qemu/make-iso.sh FORCE
+	@qemu/make-iso.sh $@ $(KERNEL_ELF) $(call shell_quote,$(KERNEL_CMDLINE)) $(INITRD):initrd
 
 iso: $(KERNEL_ISO)
 
-include User/user.mk
-
+# The status is the kernel's (qemu/run-qemu.sh): 0 exactly when init exited
+# 0 and no frame leaked.
 run: $(KERNEL_ISO)
 	@qemu/run-qemu.sh $(KERNEL_ISO)
 
@@ -88,14 +105,22 @@ debug: $(KERNEL_ISO)
 symbolize:
 	@llvm-symbolizer --obj=$(KERNEL_ELF) --pretty-print $(ADDR)
 
-test: kernel
+# The QEMU tests need the kernel and the initrd; the user tests also run
+# `make run` themselves.
+test: kernel initrd
 	@Tests/run-all.sh
 
 test-host:
 	@Tests/run-host-tests.sh
 
-test-qemu: kernel
+test-qemu: kernel initrd
+	@status=0; qemu/run-qemu-tests.sh || status=1; qemu/run-user-tests.sh || status=1; exit $$status
+
+test-qemu-kernel: kernel initrd
 	@qemu/run-qemu-tests.sh
+
+test-qemu-user: kernel initrd
+	@qemu/run-user-tests.sh
 
 bench: bench-host
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tests/run-all.sh: every test (host unit tests, the user test programs run
-# natively on Linux, then QEMU), and the total on the last
-# line as "N passed, N failed". Exits non-zero on any failure.
+# natively on Linux, the kernel in QEMU, then user space in QEMU), and the
+# total on the last line as "N passed, N failed". Exits non-zero on any
+# failure. BUILD (default: build) is the build directory; `make test`
+# builds the kernel and the initrd first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 results=$(mktemp -d)
@@ -11,9 +13,10 @@ start=$(date +%s)
 RESULTS_FILE=$results/host Tests/run-host-tests.sh
 RESULTS_FILE=$results/native Tests/run-user-native.sh
 RESULTS_FILE=$results/qemu qemu/run-qemu-tests.sh
+RESULTS_FILE=$results/qemu-user qemu/run-user-tests.sh
 
 passed=0; failed=0
-for suite in host native qemu; do
+for suite in host native qemu qemu-user; do
     if [ -s "$results/$suite" ]; then
         read -r p f < "$results/$suite"
     else

@@ -3,12 +3,13 @@
 #
 # Boots ISO in QEMU halted at the first instruction, with a GDB server on
 # localhost:1234, and attaches gdb with the kernel's symbols, stopped at
-# kernel_main. QEMU's serial console goes to build/debug-serial.log.
+# kernel_main. QEMU's serial console goes to $BUILD/debug-serial.log
+# (BUILD defaults to build).
 set -uo pipefail
 iso=$1; elf=$2
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/qemu.conf"
-serial_log=build/debug-serial.log
+serial_log=${BUILD:-build}/debug-serial.log
 
 args=("${QEMU_ARGS[@]/stdio/file:$serial_log}")
 if ! command -v gdb >/dev/null 2>&1; then

@@ -8,50 +8,13 @@
 #   panic-pagefault   a deliberate write to an unmapped page must give the
 #                     documented #PF panic
 #
-# Logs go to build/test-logs/. Prints one line per test, and writes
-# "PASSED FAILED" to $RESULTS_FILE when set.
+# The user-space tests are qemu/run-user-tests.sh. Every boot loads the
+# initrd ($BUILD/initrd.tar) as a module when it exists, as `make run` does.
+# BUILD (default: build) selects the build directory; logs go to
+# $BUILD/test-logs/. Prints one line per test, and writes "PASSED FAILED" to
+# $RESULTS_FILE when set.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-source qemu/qemu.conf
-KERNEL=build/kernel.elf
-LOGS=build/test-logs
-mkdir -p "$LOGS"
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); echo "PASS qemu/$1"; }
-fail() { failed=$((failed + 1)); echo "FAIL qemu/$1: $2"; }
-
-# boot NAME "CMDLINE": builds an ISO for NAME and boots it; sets $status and $log.
-boot() {
-    local name=$1 cmdline=$2
-    local iso=build/test-$name.iso
-    log=$LOGS/$name.log
-    if ! qemu/make-iso.sh "$iso" "$KERNEL" "$cmdline"; then
-        status=99; : > "$log"; return
-    fi
-    QEMU_TIMEOUT=${QEMU_TEST_TIMEOUT:-120} qemu/run-qemu.sh "$iso" </dev/null >"$log" 2>&1
-    status=$?
-    tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
-}
-
-describe_status() {
-    case $1 in
-        0) echo "powered off" ;; 1) echo "reported failure" ;; 2) echo "kernel panic" ;;
-        3) echo "QEMU stopped without a kernel status (triple fault?)" ;; 124) echo "timed out" ;;
-        99) echo "could not build the ISO" ;; *) echo "status $1" ;;
-    esac
-}
-
-# expect_text NAME TEXT...: every TEXT must appear in $log.
-expect_text() {
-    local name=$1; shift
-    local missing=()
-    for text in "$@"; do
-        grep -qF -- "$text" "$log" || missing+=("$text")
-    done
-    if [ ${#missing[@]} -eq 0 ]; then pass "$name"; else fail "$name" "missing \"${missing[0]}\" in $log"; fi
-}
+source "$(dirname "$0")/test-lib.sh"
 
 # expect_rip_in NAME REGEX: the panic's RIP must symbolize to a function matching REGEX.
 expect_rip_in() {
@@ -99,6 +62,4 @@ expect_text panic-pagefault/report \
     "CR2=0xffff801000000123" "RIP=0x" "RAX=0x" "R15=0x" "Backtrace" "  #0 0x" "End of panic."
 expect_rip_in panic-pagefault/rip-points-at-the-write "SelfTest"
 
-echo "QEMU tests: $passed passed, $failed failed (logs in $LOGS)"
-[ -n "${RESULTS_FILE:-}" ] && echo "$passed $failed" > "$RESULTS_FILE"
-[ $failed -eq 0 ]
+report "QEMU kernel tests"

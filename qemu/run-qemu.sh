@@ -9,6 +9,8 @@
 #   3    QEMU stopped without the kernel saying so: triple fault (exits 0
 #        under -no-reboot) or a QEMU error
 #   124  timeout
+# Any status but 0 is also said on stderr as "run-qemu: exit status N: WHY",
+# the last line before make's own error line (the QEMU tests read it back).
 set -uo pipefail
 iso=$1; shift
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,11 +19,12 @@ source "$here/qemu.conf"
 timeout --foreground "${QEMU_TIMEOUT:-3600}" \
     qemu-system-x86_64 "${QEMU_ARGS[@]}" -cdrom "$iso" "$@"
 status=$?
+why() { echo "run-qemu: exit status $1: $2" >&2; exit "$1"; }
 case $status in
     33) exit 0 ;;
-    35) exit 1 ;;
-    37) exit 2 ;;
-    124) echo "run-qemu: timed out after ${QEMU_TIMEOUT:-3600}s" >&2; exit 124 ;;
-    0) echo "run-qemu: QEMU exited without a kernel status (triple fault?)" >&2; exit 3 ;;
-    *) echo "run-qemu: QEMU exited with status $status" >&2; exit 3 ;;
+    35) why 1 "the kernel reported failure" ;;
+    37) why 2 "kernel panic" ;;
+    124) why 124 "timed out after ${QEMU_TIMEOUT:-3600}s" ;;
+    0) why 3 "QEMU exited without a kernel status (triple fault?)" ;;
+    *) why 3 "QEMU exited with status $status" ;;
 esac
