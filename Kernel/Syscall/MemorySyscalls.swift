@@ -80,12 +80,9 @@ enum MemorySyscalls {
     }
 
     private static func overlapsRegion(_ task: Task, _ address: UInt64, _ length: UInt64) -> Bool {
-        let end = address &+ length
-        let regions = task.withSpace { $0.regions }
-        for region in regions where region.range.lowerBound.raw < end && address < region.range.upperBound.raw {
-            return true
-        }
-        return false
+        let (end, overflow) = address.addingReportingOverflow(length)
+        if overflow { return true }
+        return !task.withSpace { $0.isFree(VirtualAddress(address) ..< VirtualAddress(end)) }
     }
 
     /// The errno Linux gives for each VM failure.

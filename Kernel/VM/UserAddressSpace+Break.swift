@@ -5,11 +5,12 @@
 extension UserAddressSpace {
     /// Sets the break's area to start at `imageEnd` rounded up to a page
     /// (the end of the highest ELF segment), with an empty heap. Called by
-    /// the ELF loader once per new space.
-    /// Contract: `imageEnd` lies in [userStart, userEnd].
+    /// the ELF loader once per new space. An `imageEnd` outside
+    /// [userStart, userEnd] leaves the break unset (0): brk then refuses
+    /// every change.
     public mutating func setInitialBreak(_ imageEnd: VirtualAddress) {
-        precondition(imageEnd >= Self.userStart && imageEnd <= Self.userEnd, "initial break outside user space")
-        let start = VirtualAddress(Self.pageAlignedUp(imageEnd.raw)!)
+        let valid = imageEnd >= Self.userStart && imageEnd <= Self.userEnd
+        let start = valid ? VirtualAddress(Self.pageAlignedUp(imageEnd.raw)!) : VirtualAddress(0)
         breakStart = start
         breakEnd = start
     }

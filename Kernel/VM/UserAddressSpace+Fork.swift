@@ -6,8 +6,10 @@
 extension UserAddressSpace {
     /// A new space sharing `kernel`'s half, with the same regions and break
     /// as this one and a private copy of every resident page.
-    /// `tlb` is the CPU's on which this space is loaded (unused while the
-    /// copy is eager: nothing in this space changes).
+    /// `tlb` is that of the CPU on which this space is loaded: copy-on-write
+    /// will write-protect this space through it. While the copy is eager
+    /// this space does not change; only the child's edits use it, and those
+    /// owe no invalidation (new entries only; the child is not loaded).
     /// Throws `.outOfMemory` having torn the partial child down completely
     /// (every frame it got is released).
     public func fork<TLB: TLBControl>(kernel: borrowing PageTable<Memory, Frames>,

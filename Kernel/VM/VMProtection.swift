@@ -17,7 +17,8 @@ public struct VMProtection: OptionSet, Equatable, Sendable {
     public static let write = VMProtection(rawValue: 1 << 1)
     public static let execute = VMProtection(rawValue: 1 << 2)
 
-    public static let none: VMProtection = []
+    /// PROT_NONE (not `.none`, which would read as Optional.none).
+    public static let noAccess: VMProtection = []
     public static let readWrite: VMProtection = [.read, .write]
     public static let readExecute: VMProtection = [.read, .execute]
 
