@@ -14,6 +14,21 @@ nonisolated(unsafe) var dataCode: UInt64 = returnOpcodes
 /// Keeps the divisor opaque so nothing folds the division away.
 nonisolated(unsafe) var zeroDivisor: UInt64 = 0
 
+/// Stack bytes each recursion level keeps live.
+let frameBytes = 512
+
+/// Recurses until the stack runs into its guard page (never returns in
+/// practice; the depth check only keeps the compiler from calling it an
+/// infinite recursion).
+@inline(never)
+func recurseForever(_ depth: Int) -> Int {
+    if depth == Int.max { return 0 }
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: frameBytes) { buffer in
+        buffer[0] = UInt8(truncatingIfNeeded: depth)
+        return recurseForever(depth + 1) + Int(buffer[0])
+    }
+}
+
 @main
 struct FaultsTest {
     /// Runs every check and exits 0 only if all passed.
@@ -35,6 +50,8 @@ struct FaultsTest {
         report.expectEqual(signalOfChild { withUnsafeMutablePointer(to: &dataCode) { user_call_address(UInt(bitPattern: $0)) } },
                            Int(Signal.SIGSEGV), "execute data (NX) SIGSEGV")
         report.expectEqual(signalOfChild { user_fault_hlt() }, Int(Signal.SIGSEGV), "hlt in ring 3 SIGSEGV")
+        report.expectEqual(signalOfChild { _ = recurseForever(1) }, Int(Signal.SIGSEGV),
+                           "stack overflow into the guard page SIGSEGV")
         report.check(sys_getpid() > 0, "parent survives its children's faults", "getpid failed")
         report.finish("faults")
     }
