@@ -52,14 +52,14 @@ SWIFT_ROOT  := $(abspath $(dir $(shell command -v $(SWIFTC)))/..)
 SWIFT_EMBEDDED_LIBS := $(SWIFT_ROOT)/lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a
 LD_FLAGS    := -n -static -nostdlib --gc-sections -T Linker/kernel.ld
 
-.PHONY: all kernel iso run test test-host test-qemu test-qemu-kernel test-qemu-user bench bench-host debug symbolize deps clean help
+.PHONY: all kernel iso run test test-host test-qemu test-qemu-kernel test-qemu-user bench bench-host bench-qemu debug symbolize deps clean help
 
 all: kernel
 
 help:
 	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Other targets: kernel, user, initrd, iso, test-host, test-qemu (= test-qemu-kernel + test-qemu-user),"
-	@echo "               bench-host, symbolize ADDR=..., deps, clean"
+	@echo "               bench-host, bench-qemu, symbolize ADDR=..., deps, clean"
 	@echo "Variables (run, iso, debug): INIT=\"/bin/prog args\" (the first program), EXTRA_PROGRAMS=\"path ...\""
 	@echo "  (more files in /bin), CMDLINE=\"...\" (more kernel command line), QEMU_TIMEOUT=seconds;"
 	@echo "  BUILD=dir (default build), QEMU_TEST_TIMEOUT=seconds (each test boot, default 120)"
@@ -122,10 +122,15 @@ test-qemu-kernel: kernel initrd
 test-qemu-user: kernel initrd
 	@qemu/run-user-tests.sh
 
-bench: bench-host
+bench: bench-host bench-qemu
 
 bench-host:
 	swift run -c release MemoryBenchmark
+
+# Costs seen from ring 3 (User/Programs/sysbench), booted as init. TCG, so
+# the figures compare kernel paths with each other, not with hardware.
+bench-qemu:
+	@$(MAKE) -s run INIT=/bin/sysbench
 
 clean:
 	rm -rf $(BUILD) .build
