@@ -34,10 +34,15 @@ enum ProcessSyscalls {
         return .exited
     }
 
+    /// sizeof(struct rusage) on x86-64.
+    static let resourceUsageSize = 144
+
     /// wait4(pid, status, options, rusage): pid > 0 waits for that child,
     /// anything else for any child (there are no process groups). Blocks
-    /// unless WNOHANG; -ECHILD without matching children.
-    static func wait4(_ task: Task, pid: Int64, status: UInt64, options: UInt64) -> SyscallOutcome {
+    /// unless WNOHANG; -ECHILD without matching children. There is no
+    /// resource accounting yet, so a rusage buffer is filled with zeros.
+    static func wait4(_ task: Task, pid: Int64, status: UInt64, options: UInt64,
+                      resourceUsage: UInt64) -> SyscallOutcome {
         let known = ProcessABI.waitNoHang | ProcessABI.waitUntraced | ProcessABI.waitContinued
         guard options & ~known == 0 else { return .error(.EINVAL) }
         var hasChild = false
@@ -45,6 +50,11 @@ enum ProcessSyscalls {
             hasChild = true
             guard child.state == .zombie else { continue }
             if status != 0 && !UserMemory.store(child.waitStatus, at: status) { return .error(.EFAULT) }
+            if resourceUsage != 0 {
+                let zeros = [UInt8](repeating: 0, count: resourceUsageSize)
+                let copied = zeros.withUnsafeBytes { UserMemory.copyOut($0.baseAddress!, to: resourceUsage, count: resourceUsageSize) }
+                guard copied else { return .error(.EFAULT) }
+            }
             let reaped = child.pid
             Lifecycle.reap(child)
             return .count(reaped)

@@ -86,7 +86,8 @@ enum Syscalls {
         case .fork: return ProcessSyscalls.fork(task)
         case .execve: return ProcessSyscalls.execve(task, path: a.a0, arguments: a.a1, environment: a.a2)
         case .exit, .exitGroup: return ProcessSyscalls.exit(task, code: a.a0)
-        case .wait4: return ProcessSyscalls.wait4(task, pid: a.signed(a.a0), status: a.a1, options: a.a2)
+        case .wait4: return ProcessSyscalls.wait4(task, pid: a.signed(a.a0), status: a.a1, options: a.a2,
+                                                 resourceUsage: a.a3)
         case .uname: return InfoSyscalls.uname(buffer: a.a0)
         case .clockGettime: return InfoSyscalls.clockGettime(clock: a.a0, buffer: a.a1)
         }
