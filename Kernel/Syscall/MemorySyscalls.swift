@@ -17,7 +17,13 @@ enum MemorySyscalls {
         // Exactly one of MAP_PRIVATE and MAP_SHARED; shared memory needs the COW/VM issue's objects.
         guard flags & (MmapABI.mapPrivate | MmapABI.mapShared) == MmapABI.mapPrivate else { return .error(.EINVAL) }
         let fixed = flags & (MmapABI.mapFixed | MmapABI.mapFixedNoReplace) != 0
-        if fixed && address % pageSize != 0 { return .error(.EINVAL) }
+        if fixed {
+            guard address % pageSize == 0 else { return .error(.EINVAL) }
+            // Linux: ENOMEM past TASK_SIZE, EPERM below vm.mmap_min_addr.
+            let (end, overflow) = address.addingReportingOverflow(length)
+            guard !overflow, end <= UserSpace.userEnd.raw else { return .error(.ENOMEM) }
+            guard address >= UserSpace.userStart.raw else { return .error(.EPERM) }
+        }
 
         var contents: UnsafeRawBufferPointer? = nil
         if flags & MmapABI.mapAnonymous == 0 {
@@ -74,8 +80,8 @@ enum MemorySyscalls {
     /// [address, address + length rounded up to a page), if aligned, non-empty and in user space.
     private static func userRange(_ address: UInt64, _ length: UInt64) -> Range<VirtualAddress>? {
         guard address % pageSize == 0, length > 0, length <= UserSpace.userEnd.raw else { return nil }
-        let end = address + ((length + pageSize - 1) & ~(pageSize - 1))
-        guard end <= UserSpace.userEnd.raw else { return nil }
+        let (end, overflow) = address.addingReportingOverflow((length + pageSize - 1) & ~(pageSize - 1))
+        guard !overflow, end <= UserSpace.userEnd.raw else { return nil }
         return VirtualAddress(address) ..< VirtualAddress(end)
     }
 

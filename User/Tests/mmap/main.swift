@@ -49,6 +49,12 @@ struct MmapTest {
         report.expectEqual(sys_mmap(0, 0, rw, privateAnonymous), -Errno.EINVAL, "mmap length 0 -EINVAL")
         report.expectEqual(sys_munmap(base + 1, pageSize), -Errno.EINVAL, "munmap unaligned -EINVAL")
         report.expectEqual(sys_mprotect(base + 1, pageSize, Mman.PROT_READ), -Errno.EINVAL, "mprotect unaligned -EINVAL")
+        let topPage = Int(bitPattern: 0xffff_ffff_ffff_f000 as UInt)
+        report.expectEqual(sys_munmap(topPage, pageSize), -Errno.EINVAL, "munmap of the last page of 2^64 -EINVAL")
+        report.expectEqual(sys_mprotect(topPage, pageSize, Mman.PROT_READ), -Errno.ENOMEM,
+                           "mprotect range wrapping 2^64 -ENOMEM")
+        report.expectEqual(sys_mmap(topPage, pageSize, rw, privateAnonymous | Mman.MAP_FIXED), -Errno.ENOMEM,
+                           "MAP_FIXED in the kernel half -ENOMEM")
 
         let fixed = sys_mmap(fixedAddress, pageSize, rw, privateAnonymous | Mman.MAP_FIXED)
         report.expectEqual(fixed, fixedAddress, "MAP_FIXED at 0x10000000")
