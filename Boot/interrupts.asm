@@ -16,6 +16,7 @@
 ; One CPU: no swapgs, no per-CPU GS base.
 
 %include "frame.inc"
+%include "smap.inc"
 
 section .text
 bits 64
@@ -59,6 +60,7 @@ section .text
 interrupt_common:
     PUSH_GENERAL_REGISTERS
     cld
+    CLAC_IF_SMAP                    ; gates keep the user's RFLAGS.AC: drop it (Linux ASM_CLAC)
     test qword [rsp + FRAME_CS_OFFSET], 3
     jz .from_kernel
     mov rax, [rel current_fpu_state]

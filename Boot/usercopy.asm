@@ -9,20 +9,26 @@
 ;   copy, which the syscall reports as -EFAULT. (Linux: copy_user_generic
 ;   with its exception-table entries.)
 %include "extable.inc"
+%define SMAP_FLAG_DEFINED_HERE
+%include "smap.inc"
+
+section .data
+global smap_enabled
+smap_enabled: db 0                  ; set once SMAP is on in CR4
 
 section .text
 bits 64
 global hal_user_copy
 hal_user_copy:
     mov rcx, rdx
-    stac
+    STAC_IF_SMAP
 .access:
     rep movsb
-    clac
+    CLAC_IF_SMAP
     xor eax, eax
     ret
 .fixup:
-    clac
+    CLAC_IF_SMAP
     mov rax, rcx                    ; rep movsb leaves the remaining count in rcx
     ret
 EXTABLE hal_user_copy.access, hal_user_copy.fixup

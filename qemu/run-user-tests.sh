@@ -8,6 +8,8 @@
 #                    init exited 0, the frames are back to baseline, the
 #                    kernel logged a "killed by SIGSEGV" line (faults), and
 #                    QEMU ended with success.
+#   user/cpu-without-smap  a few of them again on a CPU model without SMEP
+#                    and SMAP (QEMU_CPU=qemu64,+nx)
 #   shell/...        the default init (the shell) fed a script on the serial
 #                    port, one line per prompt: built-ins, programs with
 #                    arguments, a C program, an unknown command, a background
@@ -54,6 +56,18 @@ expect_text user/frames-back-to-baseline "frames: back to baseline"
 if grep -aqE 'pid [0-9]+ \([^)]*\): killed by SIGSEGV' "$log"; then pass user/fault-log-line
 else fail user/fault-log-line "no \"pid N (name): killed by SIGSEGV: ...\" line in $log"; fi
 expect_status user/exit-status 0
+
+# --- A CPU without SMEP and SMAP ------------------------------------------------
+# stac/clac raise #UD there: the user-copy and entry paths must skip them.
+no_smap_tests=(write_read efault execve faults)
+QEMU_CPU="qemu64,+nx" make_run user-no-smap INIT="/bin/runtests ${no_smap_tests[*]}"
+if has "SMAP off" && has "USERTEST SUMMARY passed=${#no_smap_tests[@]} failed=0" \
+    && has "init: exited with status 0" && [ "$status" -eq 0 ]; then
+    pass user/cpu-without-smap
+else
+    fail user/cpu-without-smap "$(describe_status "$status"); see $log"
+    show_tail
+fi
 
 # --- The shell ----------------------------------------------------------------
 # Input goes in only once the shell has printed its prompt ("$ ") once more

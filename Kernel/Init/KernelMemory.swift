@@ -39,6 +39,9 @@ enum KernelMemory {
     static let lowMemoryEnd: UInt64 = 1 << 20
     static let twoMiB: UInt64 = 2 << 20
     static let oneGiB: UInt64 = 1 << 30
+    /// Frames processes cannot take (FrameAllocator.kernelReserve): 2 MiB,
+    /// far more than the kernel heap needs to finish any one syscall.
+    static let kernelReserveFrames = 512
 
     nonisolated(unsafe) static var frames: KernelFrameAllocator! = nil
     nonisolated(unsafe) static var kernelSpace: KernelAddressSpace! = nil
@@ -67,6 +70,7 @@ enum KernelMemory {
         } catch {
             kernelPanic("memory: no usable RAM for the frame allocator")
         }
+        frames.kernelReserve = kernelReserveFrames
         frames.violationHandler = { violation in
             print("frame allocator: \(violation.operation.name) of \(hex(violation.address.raw)): \(violation.problem.name)")
             kernelPanic("frame allocator: reference-count violation")

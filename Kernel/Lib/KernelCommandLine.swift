@@ -4,8 +4,9 @@
 // (`quiet`) or `key=value` (`test=panic-ud2`). Double quotes anywhere in a
 // word group spaces and are dropped, as Linux's next_arg does: both
 // `init="/bin/sh -x"` and `"init=/bin/sh -x"` (what GRUB passes for a
-// grub.cfg word with spaces) give init = `/bin/sh -x`. A later word with
-// the same key wins.
+// grub.cfg word with spaces) give init = `/bin/sh -x`. A backslash makes
+// the next character literal (GRUB escapes `"`, `'` and `\` that way). A
+// later word with the same key wins.
 
 public struct KernelCommandLine {
     public struct Option {
@@ -35,8 +36,17 @@ public struct KernelCommandLine {
             key = []; value = []; inValue = false; quoted = false; hasWord = false
         }
 
+        var escaped = false
         for byte in text.utf8 {
+            if escaped {
+                escaped = false
+                hasWord = true
+                if inValue { value.append(byte) } else { key.append(byte) }
+                continue
+            }
             switch byte {
+            case UInt8(ascii: "\\"):
+                escaped = true
             case UInt8(ascii: " ") where !quoted, UInt8(ascii: "\t") where !quoted, UInt8(ascii: "\n") where !quoted:
                 finishWord()
             case UInt8(ascii: "\""):

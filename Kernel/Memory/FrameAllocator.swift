@@ -116,6 +116,9 @@ public struct FrameStatistics: Equatable {
 extension FrameKind {
     /// True for the kinds a caller may allocate, retain and release.
     var isHandedOut: Bool { self != .free && self != .reserved && self != .metadata }
+    /// Frames processes cause the kernel to allocate without bound (their
+    /// pages, their kernel stacks); they may not dig into the kernel reserve.
+    var isForProcesses: Bool { self == .user || self == .kernelStack }
 }
 
 public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
@@ -138,6 +141,12 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     public private(set) var lastViolation: FrameViolation? = nil
     /// Called for every violation, after it is recorded (the kernel panics here).
     public var violationHandler: ((FrameViolation) -> Void)? = nil
+    /// Free frames kept back for the kernel itself (heap growth and its page
+    /// tables). Allocations of a process kind (`.user`, `.kernelStack`) fail
+    /// once only this many frames are free, so a process that exhausts
+    /// memory gets -ENOMEM while the kernel can still allocate what handling
+    /// that takes (Linux keeps min_free_kbytes for the same reason).
+    public var kernelReserve = 0
 
     // MARK: Construction
 
@@ -239,6 +248,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     /// A zeroed frame of `kind` with a reference count of 1, or nil when out of memory.
     public func allocateFrame(kind: FrameKind) -> OwnedFrame? {
         guard kind.isHandedOut else { report(.allocate, .invalidArgument, PhysicalAddress(0)); return nil }
+        if kind.isForProcesses && freeFrameCount <= kernelReserve { return nil }
         guard let frame = allocateBlock(order: 0) else { return nil }
         markAllocated(frame, kind: kind)
         let address = Self.address(of: frame)
@@ -350,6 +360,8 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
         guard info.pointee.mapCount > 0 else { report(.decrementMapCount, .countUnderflow, address); return }
         info.pointee.mapCount -= 1
     }
+
+    private var freeFrameCount: Int { frameCounts[Int(FrameKind.free.rawValue)] }
 
     /// The counters now.
     public var statistics: FrameStatistics {

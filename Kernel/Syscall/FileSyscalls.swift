@@ -30,8 +30,11 @@ enum FileSyscalls {
         if capacity == 0 { return .value(0) }
         switch file.kind {
         case .console:
-            // Fail a bad buffer now rather than after blocking for input.
-            guard UserMemory.probeWritable(buffer, capacity) else { return .error(.EFAULT) }
+            // Fail a bad buffer now rather than after blocking for input; only
+            // the bytes one line can fill need to be there.
+            guard UserMemory.probeWritable(buffer, min(capacity, LineDiscipline.maximumLineLength)) else {
+                return .error(.EFAULT)
+            }
             guard let line = ConsoleDevice.input.read(capacity: capacity) else { return .block(.consoleInput) }
             let copied = line.withUnsafeBytes { UserMemory.copyOut($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, to: buffer, count: line.count) }
             return copied ? .count(line.count) : .error(.EFAULT)
@@ -64,13 +67,17 @@ enum FileSyscalls {
         guard let fileSystem = ProcessTable.fileSystem, let node = fileSystem.lookup(pathBytes) else {
             return .error(flags & FileABI.create != 0 ? .EROFS : .ENOENT)
         }
-        guard flags & FileABI.accessModeMask == FileABI.readOnly else { return .error(.EROFS) }
+        // The order of Linux's checks: O_EXCL, then the type (may_open), then read-only.
+        if flags & (FileABI.create | FileABI.exclusive) == FileABI.create | FileABI.exclusive { return .error(.EEXIST) }
+        let writing = flags & FileABI.accessModeMask != FileABI.readOnly
         let file: OpenFile
         switch node {
         case .file(let contents):
             if flags & FileABI.directory != 0 { return .error(.ENOTDIR) }
+            if writing { return .error(.EROFS) }
             file = OpenFile(.file(contents))
         case .directory(let directoryPath):
+            if writing { return .error(.EISDIR) }
             file = OpenFile(.directory(directoryPath))
         }
         guard let fd = task.files.install(file) else { return .error(.EMFILE) }

@@ -12,7 +12,8 @@ enum MemorySyscalls {
     /// anonymous memory, or a private copy of an archive file.
     static func mmap(_ task: Task, address: UInt64, length: UInt64, protection: UInt64, flags: UInt64,
                      fd: Int64, offset: UInt64) -> SyscallOutcome {
-        guard length > 0, length <= UserSpace.userEnd.raw else { return .error(.EINVAL) }
+        guard length > 0 else { return .error(.EINVAL) }
+        guard length <= UserSpace.userEnd.raw else { return .error(.ENOMEM) }
         guard let vmProtection = VMProtection(linuxProtection: Int(truncatingIfNeeded: protection)) else { return .error(.EINVAL) }
         // Exactly one of MAP_PRIVATE and MAP_SHARED; shared memory needs the COW/VM issue's objects.
         guard flags & (MmapABI.mapPrivate | MmapABI.mapShared) == MmapABI.mapPrivate else { return .error(.EINVAL) }
@@ -40,13 +41,23 @@ enum MemorySyscalls {
         }
         let request = MapRequest(address: address == 0 && !fixed ? nil : VirtualAddress(address), length: length,
                                  protection: vmProtection, kind: .anonymous, fixed: fixed)
+        let mapped: VirtualAddress
         do throws(VMError) {
-            let mapped = try task.space!.map(request, tlb: KernelMemory.tlb)
-            if let contents, contents.count > 0 { try task.space!.write(contents, at: mapped) }
-            return .value(mapped.raw)
+            mapped = try task.space!.map(request, tlb: KernelMemory.tlb)
         } catch {
             return .error(errno(for: error))
         }
+        // A file's bytes go in only where there are pages: PROT_NONE has none
+        // (see the deviations in Kernel/VM/UserAddressSpace.swift).
+        if let contents, contents.count > 0, vmProtection.allowsAccess {
+            do throws(VMError) {
+                try task.space!.write(contents, at: mapped)
+            } catch {
+                try? task.space!.unmap(mapped ..< mapped + pageLength, tlb: KernelMemory.tlb)
+                return .error(errno(for: error))
+            }
+        }
+        return .value(mapped.raw)
     }
 
     /// munmap(address, length): holes are fine; the range must be page

@@ -1,8 +1,11 @@
 // fork, execve, exit, wait4 (Linux kernel/fork.c, fs/exec.c, kernel/exit.c).
 enum ProcessSyscalls {
-    /// Most strings argv + envp may hold together (Linux: MAX_ARG_STRINGS is
-    /// far larger; this bounds the kernel's copy).
+    /// Most strings argv, and separately envp, may hold (Linux's
+    /// MAX_ARG_STRINGS is far larger; this bounds the kernel's copy).
     static let maximumArgumentCount = 256
+    /// Bytes argv and envp strings may take together, NULs included: what
+    /// the initial stack can hold (Linux: a quarter of the stack rlimit).
+    static let argumentBytesLimit = Int(UserSpace.stackSize) / 2
 
     static func fork(_ task: Task) -> SyscallOutcome {
         switch Lifecycle.fork(task) {
@@ -17,8 +20,13 @@ enum ProcessSyscalls {
         let pathBytes: [UInt8], argv: [[UInt8]], envp: [[UInt8]]
         do throws(UserMemory.StringError) {
             pathBytes = try UserMemory.string(at: path)
-            argv = try UserMemory.stringArray(at: arguments, maximumCount: maximumArgumentCount)
-            envp = try UserMemory.stringArray(at: environment, maximumCount: maximumArgumentCount)
+        } catch {
+            return .error(error == .fault ? .EFAULT : .ENAMETOOLONG)
+        }
+        var budget = argumentBytesLimit
+        do throws(UserMemory.StringError) {
+            argv = try UserMemory.stringArray(at: arguments, maximumCount: maximumArgumentCount, budget: &budget)
+            envp = try UserMemory.stringArray(at: environment, maximumCount: maximumArgumentCount, budget: &budget)
         } catch {
             return .error(error == .fault ? .EFAULT : .E2BIG)
         }

@@ -62,8 +62,10 @@ func syscallDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> Unsa
 }
 
 enum Syscalls {
-    /// Numbers already reported as unknown (each is logged once).
+    /// Numbers already reported as unknown (each is logged once), up to a
+    /// bound so that a program trying every number cannot grow the heap.
     nonisolated(unsafe) private static var reportedUnknown: [UInt64] = []
+    static let maximumReportedUnknown = 64
 
     /// Runs syscall `number` for `task` (the current task).
     static func perform(_ number: UInt64, _ a: SyscallArguments, _ task: Task) -> SyscallOutcome {
@@ -95,9 +97,10 @@ enum Syscalls {
 
     /// -ENOSYS, with one log line the first time each number is seen.
     private static func unknown(_ number: UInt64, _ task: Task) -> SyscallOutcome {
-        if !reportedUnknown.contains(number) {
+        if reportedUnknown.count < maximumReportedUnknown && !reportedUnknown.contains(number) {
             reportedUnknown.append(number)
             print("pid \(task.pid) (\(task.displayName)): unknown syscall \(Int64(bitPattern: number)), returning -ENOSYS")
+            if reportedUnknown.count == maximumReportedUnknown { print("syscall: no more unknown numbers will be logged") }
         }
         return .error(.ENOSYS)
     }

@@ -80,8 +80,6 @@ final class Task {
         return UnsafeMutablePointer(bitPattern: UInt(address))!
     }
 
-    var isUser: Bool { pid > 0 }
-
     /// Sets the registers so the task starts at `entry` in ring 3 with
     /// stack `stackPointer` and every other register zero (Linux start_thread).
     func startInUserMode(entry: UInt64, stackPointer: UInt64) {
@@ -104,8 +102,10 @@ final class Task {
         fpuState.storeBytes(of: Task.mxcsrDefault, toByteOffset: Task.mxcsrOffset, as: UInt32.self)
     }
 
-    /// Runs `body` on the address space (a user task's, never nil). Reads
-    /// of a ~Copyable value stored in a class need this inout access.
+    /// Runs `body` on the address space (a user task's, never nil). Calling
+    /// a method through `space!` works, but reading a stored property of a
+    /// ~Copyable value held in a class that way does not compile; this
+    /// inout access does.
     func withSpace<R>(_ body: (inout UserSpace) -> R) -> R { body(&space!) }
 
     /// The name as text, for log lines.

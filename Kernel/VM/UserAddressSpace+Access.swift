@@ -1,8 +1,9 @@
 // Kernel-side access to a space's memory through the physical frames
 // (`table.translate` and `table.memory`), ignoring page protections and
 // whichever CR3 is loaded: for filling a NEW space (ELF segments, the
-// initial stack) before it runs. System calls reading the CURRENT process's
-// memory use `contains` to validate, then copy with fault fixup.
+// initial stack) before it runs. System calls reach the CURRENT process's
+// memory differently: a range check, then a copy whose faults are fixed up
+// (Kernel/Arch/x86_64/UserMemory.swift).
 
 extension UserAddressSpace {
     /// Copies `bytes` to [address, address + bytes.count) in this space.

@@ -43,8 +43,9 @@
 //   the kernel, against SMAP's intent). So mprotect(PROT_NONE) DISCARDS the
 //   contents, and raising the protection again gives zero-filled pages.
 //   Linux keeps the contents.
-// - A MAP_FIXED range outside [userStart, userEnd) is EINVAL (Linux:
-//   ENOMEM above TASK_SIZE, EPERM below mmap_min_addr).
+// - `map` refuses a MAP_FIXED range outside [userStart, userEnd) with
+//   invalidArgument; the mmap syscall checks first and returns Linux's
+//   ENOMEM above TASK_SIZE and EPERM below mmap_min_addr.
 // - Image regions are never merged (Linux merges file VMAs with contiguous
 //   offsets), so mprotect back and forth can leave an image split.
 

@@ -132,6 +132,28 @@ final class FrameFixture {
         #expect(f.violations.isEmpty)
     }
 
+    /// Process kinds stop at the kernel reserve; kernel kinds may use it.
+    @Test func processKindsLeaveTheKernelReserveAlone() throws {
+        let f = try FrameFixture(size: 16 * MiB)
+        let reserve = 8
+        f.allocator.kernelReserve = reserve
+        var held: [PhysicalAddress] = []
+        while let frame = f.allocator.allocateFrame(kind: .user) { held.append(frame.intoRaw()) }
+        #expect(f.stats.freeFrames == reserve, "user allocations stop with the reserve left")
+        var stackRefused = true
+        if let stack = f.allocator.allocateFrame(kind: .kernelStack) {
+            stackRefused = false
+            f.allocator.releaseFrame(stack)
+        }
+        #expect(stackRefused, "kernel stacks are for processes too")
+        var kernel: [PhysicalAddress] = []
+        while let frame = f.allocator.allocateFrame(kind: .kernelHeap) { kernel.append(frame.intoRaw()) }
+        #expect(kernel.count == reserve, "the heap may take the reserve")
+        for a in held + kernel { f.allocator.releaseFrame(OwnedFrame(adopting: a)) }
+        f.checkInvariants()
+        #expect(f.violations.isEmpty)
+    }
+
     @Test func referenceCountsFreeOnlyAtZero() throws {
         let f = try FrameFixture(size: 16 * MiB)
         let before = f.stats

@@ -26,6 +26,13 @@ import Testing
         #expect(line.options.count == 2)
     }
 
+    /// GRUB puts a backslash before every ", ' and \ it passes on.
+    @Test func backslashMakesTheNextCharacterLiteral() {
+        let line = KernelCommandLine(#""init=/bin/hello it\'s x\\y \"q\"" k=v"#)
+        #expect(line.value("init") == #"/bin/hello it's x\y "q""#)
+        #expect(line.value("k") == "v")
+    }
+
     @Test func laterWordWins() {
         #expect(KernelCommandLine("a=1 a=2").value("a") == "2")
     }

@@ -48,6 +48,8 @@ struct CPUFeatures {
         if current.smep { cr4 |= cr4SMEP }
         if current.smap { cr4 |= cr4SMAP }
         hal_write_cr4(cr4)
+        // The user-copy and entry paths use stac/clac only when this is set.
+        hal_set_smap_enabled(current.smap ? 1 : 0)
     }
 
     /// What is actually on now, read back from the registers.

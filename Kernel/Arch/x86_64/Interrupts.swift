@@ -4,7 +4,8 @@ import HAL
 //
 // Returns the frame to resume: the one passed in, unless the scheduler
 // switched to another task.
-//   - An exception in ring 3 kills only that task (Lifecycle.killForFault).
+//   - An exception the task raised in ring 3 kills only that task
+//     (Lifecycle.killForFault); NMI and machine check are not the task's.
 //   - An exception in the kernel resumes at its exception-table fixup
 //     (user copies, self-test probes) or panics.
 //   - The timer runs the scheduler.
@@ -12,6 +13,12 @@ import HAL
 func interruptDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> UnsafeMutablePointer<hal_interrupt_frame> {
     let vector = Int(frame.pointee.vector)
     let fromUser = frame.pointee.cs & 3 == 3
+    if vector == ExceptionVector.nmi.rawValue || vector == ExceptionVector.machineCheck.rawValue {
+        // Not caused by the running task, whatever ring it was in.
+        if vector == ExceptionVector.machineCheck.rawValue { Panic.exception(frame) }
+        Console.write("interrupt: NMI received, ignored\n")
+        return frame
+    }
     if vector < ExceptionVector.count {
         if fromUser {
             Scheduler.enter(frame)

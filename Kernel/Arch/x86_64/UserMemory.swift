@@ -17,8 +17,9 @@ enum UserMemory {
 
     /// True when [address, address + count) is a user range (access_ok).
     static func isUserRange(_ address: UInt64, _ count: Int) -> Bool {
+        guard count >= 0 else { return false }
         let (last, overflow) = address.addingReportingOverflow(UInt64(count))
-        return count >= 0 && !overflow && last <= end
+        return !overflow && last <= end
     }
 
     /// Copies `count` bytes from user `address` into `buffer`. False if any
@@ -68,8 +69,10 @@ enum UserMemory {
     }
 
     /// The NULL-terminated pointer array at user `address` (argv, envp), as
-    /// strings. A NULL `address` is an empty array, as Linux allows.
-    static func stringArray(at address: UInt64, maximumCount: Int) throws(StringError) -> [[UInt8]] {
+    /// strings. A NULL `address` is an empty array, as Linux allows. Each
+    /// string costs its length + 1 from `budget`; running out is `.tooLong`
+    /// (E2BIG), checked before the kernel allocates more.
+    static func stringArray(at address: UInt64, maximumCount: Int, budget: inout Int) throws(StringError) -> [[UInt8]] {
         var result: [[UInt8]] = []
         if address == 0 { return result }
         var cursor = address
@@ -77,7 +80,10 @@ enum UserMemory {
             guard let pointer = load(UInt64.self, from: cursor) else { throw .fault }
             if pointer == 0 { return result }
             guard result.count < maximumCount else { throw .tooLong }
-            result.append(try string(at: pointer))
+            let string = try self.string(at: pointer, maximumLength: min(maximumStringLength, budget))
+            budget -= string.count + 1
+            guard budget >= 0 else { throw .tooLong }
+            result.append(string)
             cursor += 8
         }
     }

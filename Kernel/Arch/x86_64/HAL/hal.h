@@ -127,6 +127,8 @@ static inline void *hal_heap_metadata(void) { return heap_metadata; }
 extern char syscall_entry[];
 extern uint64_t syscall_kernel_rsp;
 extern void *current_fpu_state;
+extern uint8_t smap_enabled;
+static inline void hal_set_smap_enabled(int enabled) { smap_enabled = enabled ? 1 : 0; }
 uint64_t hal_user_copy(void *destination, const void *source, uint64_t count);
 static inline uint64_t hal_syscall_entry_address(void) { return (uint64_t)syscall_entry; }
 static inline void hal_set_syscall_kernel_stack(uint64_t top) { syscall_kernel_rsp = top; }
