@@ -71,8 +71,8 @@ fi
 
 # --- The shell ----------------------------------------------------------------
 # Input goes in only once the shell has printed its prompt ("$ ") once more
-# than the lines sent so far: bytes that arrive before the kernel sets up
-# the serial port are lost (its FIFO is reset), and nothing is buffered
+# than the lines sent so far: bytes that arrive while GRUB and early boot
+# own the serial port can be lost, and nothing is buffered
 # beyond the UART's 16 bytes while nobody reads. QEMU never sees EOF: the
 # FIFO stays open until it exits.
 shell_script=(
