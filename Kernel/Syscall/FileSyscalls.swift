@@ -14,11 +14,11 @@ enum FileSyscalls {
         while done < total {
             let n = min(chunkSize, total - done)
             let copied = chunk.withUnsafeMutableBytes { UserMemory.copyIn(from: buffer + UInt64(done), to: $0.baseAddress!, count: n) }
-            guard copied else { return done > 0 ? .count(done) : .error(.EFAULT) }
+            guard copied else { return done > 0 ? .integer(done) : .error(.EFAULT) }
             chunk.withUnsafeBytes { ConsoleDevice.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             done += n
         }
-        return .count(done)
+        return .integer(done)
     }
 
     /// read(fd, buffer, count): a console read returns at most one line
@@ -37,13 +37,13 @@ enum FileSyscalls {
             }
             guard let line = ConsoleDevice.input.read(capacity: capacity) else { return .block(.consoleInput) }
             let copied = line.withUnsafeBytes { UserMemory.copyOut($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, to: buffer, count: line.count) }
-            return copied ? .count(line.count) : .error(.EFAULT)
+            return copied ? .integer(line.count) : .error(.EFAULT)
         case .file(let contents):
             let n = min(capacity, contents.count - file.offset)
             guard n > 0 else { return .value(0) }
             guard UserMemory.copyOut(contents.baseAddress! + file.offset, to: buffer, count: n) else { return .error(.EFAULT) }
             file.offset += n
-            return .count(n)
+            return .integer(n)
         case .directory:
             return .error(.EISDIR)
         }
@@ -81,7 +81,7 @@ enum FileSyscalls {
             file = OpenFile(.directory(directoryPath))
         }
         guard let fd = task.files.install(file) else { return .error(.EMFILE) }
-        return .count(fd)
+        return .integer(fd)
     }
 
     static func close(_ task: Task, fd: Int64) -> SyscallOutcome {
@@ -119,7 +119,7 @@ enum FileSyscalls {
         let copied = records.withUnsafeBytes { UserMemory.copyOut($0.baseAddress!, to: buffer, count: records.count) }
         guard copied else { return .error(.EFAULT) }
         file.offset = index
-        return .count(records.count)
+        return .integer(records.count)
     }
 
     private static func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {

@@ -9,7 +9,7 @@ enum ProcessSyscalls {
 
     static func fork(_ task: Task) -> SyscallOutcome {
         switch Lifecycle.fork(task) {
-        case .success(let pid): return .count(pid)
+        case .success(let pid): return .integer(pid)
         case .failure(let errno): return .error(errno)
         }
     }
@@ -65,7 +65,7 @@ enum ProcessSyscalls {
             }
             let reaped = child.pid
             Lifecycle.reap(child)
-            return .count(reaped)
+            return .integer(reaped)
         }
         guard hasChild else { return .error(.ECHILD) }
         if options & ProcessABI.waitNoHang != 0 { return .value(0) }

@@ -20,7 +20,8 @@ enum SyscallOutcome {
     /// The task's registers were replaced (execve): resume them as they are.
     case replaced
 
-    static func count(_ n: Int) -> SyscallOutcome { .value(UInt64(n)) }
+    /// A non-negative count, fd or pid as the return value.
+    static func integer(_ n: Int) -> SyscallOutcome { .value(UInt64(n)) }
 }
 
 /// The six argument registers, in order.
@@ -39,7 +40,7 @@ struct SyscallArguments {
 
 @_cdecl("syscall_dispatch")
 func syscallDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> UnsafeMutablePointer<hal_interrupt_frame> {
-    Scheduler.enter(frame)
+    Scheduler.recordSavedFrame(frame)
     let task = Scheduler.current!
     let outcome = Syscalls.perform(frame.pointee.rax, SyscallArguments(frame.pointee), task)
     switch outcome {
@@ -83,8 +84,8 @@ enum Syscalls {
         case .munmap: return MemorySyscalls.munmap(task, address: a.a0, length: a.a1)
         case .mprotect: return MemorySyscalls.mprotect(task, address: a.a0, length: a.a1, protection: a.a2)
         case .schedYield: return .yield(0)
-        case .getpid: return .count(task.pid)
-        case .getppid: return .count(task.parentPid)
+        case .getpid: return .integer(task.pid)
+        case .getppid: return .integer(task.parentPid)
         case .fork: return ProcessSyscalls.fork(task)
         case .execve: return ProcessSyscalls.execve(task, path: a.a0, arguments: a.a1, environment: a.a2)
         case .exit, .exitGroup: return ProcessSyscalls.exit(task, code: a.a0)

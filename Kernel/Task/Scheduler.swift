@@ -49,7 +49,7 @@ enum Scheduler {
 
     /// Records where the running task's registers were saved; called first
     /// on every kernel entry that may switch.
-    static func enter(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) {
+    static func recordSavedFrame(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) {
         current.frame = frame
     }
 

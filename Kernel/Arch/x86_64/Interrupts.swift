@@ -21,7 +21,7 @@ func interruptDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> Un
     }
     if vector < ExceptionVector.count {
         if fromUser {
-            Scheduler.enter(frame)
+            Scheduler.recordSavedFrame(frame)
             return Lifecycle.killForFault(frame)
         }
         if ExceptionFixup.recover(frame) { return frame }
@@ -30,7 +30,7 @@ func interruptDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> Un
     if vector == Scheduler.timerVector {
         // The kernel runs with interrupts off except in the idle loop, so
         // the tick interrupts either a user task or idle.
-        Scheduler.enter(frame)
+        Scheduler.recordSavedFrame(frame)
         return Scheduler.timerTick()
     }
     if vector == PIC.spuriousPrimaryVector || vector == PIC.spuriousSecondaryVector { return frame }
