@@ -84,20 +84,11 @@ import FakeMMU
             let regions = space.regions
             let snapshot = PageTableSnapshot(memory: machine.memory, root: space.table.root)
             let allocated = machine.frames.allocatedFrameCount
-            var failing = 1
-            while true {
-                machine.frames.failAllocation(number: failing)
-                do throws(VMError) {
-                    let child = try space.fork(kernel: kernel, tlb: machine.mmu)
-                    child.tearDown()
-                    break
-                } catch {
-                    #expect(error == .outOfMemory)
-                }
-                #expect(machine.frames.allocatedFrameCount == allocated, "allocation \(failing): nothing leaked")
-                failing += 1
-            }
-            #expect(failing > space.residentPages, "every page's allocation was failed once")
+            let failures = failEachAllocationInTurn(&space, machine, { (space) throws(VMError) in
+                let child = try space.fork(kernel: kernel, tlb: machine.mmu)
+                child.tearDown()
+            })
+            #expect(failures >= space.residentPages, "every page's allocation was failed once")
             #expect(machine.frames.allocatedFrameCount == allocated)
             #expect(space.regions == regions)
             #expect(PageTableSnapshot(memory: machine.memory, root: space.table.root) == snapshot)

@@ -116,25 +116,12 @@ import FakeMMU
             try space.mapFixed(Self.page(2), pages: 1, .readWrite, tlb: machine.mmu)
             try space.mapFixed(Self.page(3), pages: 2, .noAccess, tlb: machine.mmu)
             machine.userStore(5, at: Self.page(2))
-            var failing = 1
-            while true {
-                let regions = space.regions
-                let snapshot = PageTableSnapshot(memory: machine.memory, root: space.table.root)
-                let allocated = machine.frames.allocatedFrameCount
-                machine.frames.failAllocation(number: failing)
-                do throws(VMError) {
-                    try space.protect(Self.pages(0..<5), to: .read, tlb: machine.mmu)
-                    break
-                } catch {
-                    #expect(error == .outOfMemory)
-                }
-                #expect(space.regions == regions, "allocation \(failing)")
-                #expect(PageTableSnapshot(memory: machine.memory, root: space.table.root) == snapshot)
-                #expect(machine.frames.allocatedFrameCount == allocated)
+            let failures = failEachAllocationInTurn(&space, machine, { (space) throws(VMError) in
+                try space.protect(Self.pages(0..<5), to: .read, tlb: machine.mmu)
+            }, afterFailure: { _ in
                 #expect(machine.userStore(6, at: Self.page(2)), "still writable")
-                failing += 1
-            }
-            #expect(failing == 5, "4 frames, each failed once")
+            })
+            #expect(failures == 4, "4 frames, each failed once")
             #expect(space.regions == [region(Self.base, pages: 5, .read)])
             #expect(machine.userLoad(Self.page(2)) == 6)
         }

@@ -46,6 +46,35 @@ func withSpace(_ body: (inout TestSpace, borrowing TestPageTable, PagingMachine)
     if let failure { throw failure }
 }
 
+/// Runs `operation` with the first, then the second, ... frame allocation
+/// failing, until it succeeds. Each failed run must throw `.outOfMemory` and
+/// leave the regions, the page tables and the frame count exactly as they
+/// were; `afterFailure` adds the caller's own checks. Returns the number of
+/// failed runs (the allocations the operation makes).
+func failEachAllocationInTurn(_ space: inout TestSpace, _ machine: PagingMachine,
+                              _ operation: (inout TestSpace) throws(VMError) -> Void,
+                              afterFailure: (borrowing TestSpace) -> Void = { _ in }) -> Int {
+    var failing = 1
+    while true {
+        let regions = space.regions
+        let snapshot = PageTableSnapshot(memory: machine.memory, root: space.table.root)
+        let allocated = machine.frames.allocatedFrameCount
+        machine.frames.failAllocation(number: failing)
+        do throws(VMError) {
+            try operation(&space)
+            return failing - 1
+        } catch {
+            #expect(error == .outOfMemory)
+        }
+        #expect(space.regions == regions, "allocation \(failing): regions unchanged")
+        #expect(PageTableSnapshot(memory: machine.memory, root: space.table.root) == snapshot,
+                "allocation \(failing): tables unchanged")
+        #expect(machine.frames.allocatedFrameCount == allocated, "allocation \(failing): nothing leaked")
+        afterFailure(space)
+        failing += 1
+    }
+}
+
 /// Forks `space`, runs `body` on the child, then tears the child down.
 func withFork(of space: borrowing TestSpace, kernel: borrowing TestPageTable, _ machine: PagingMachine,
               _ body: (inout TestSpace) throws -> Void) throws {
@@ -258,26 +287,12 @@ var protectionUserWrite: AccessResult { .pageFault([.present, .write, .user]) }
             // allocations fail too, not only frame allocations.
             let request = MapRequest(address: VirtualAddress(Self.base + (2 << 20) - 2 * pageSize),
                                      length: 6 * pageSize, protection: .readWrite, fixed: true)
-            var failing = 1
-            while true {
-                let regions = space.regions
-                let snapshot = PageTableSnapshot(memory: machine.memory, root: space.table.root)
-                let allocated = machine.frames.allocatedFrameCount
-                machine.frames.failAllocation(number: failing)
-                do throws(VMError) {
-                    _ = try space.map(request, tlb: machine.mmu)
-                    break
-                } catch {
-                    #expect(error == .outOfMemory)
-                }
-                #expect(space.regions == regions, "allocation \(failing): regions unchanged")
-                #expect(PageTableSnapshot(memory: machine.memory, root: space.table.root) == snapshot,
-                        "allocation \(failing): tables unchanged")
-                #expect(machine.frames.allocatedFrameCount == allocated, "allocation \(failing): nothing leaked")
+            let failures = failEachAllocationInTurn(&space, machine, { (space) throws(VMError) in
+                _ = try space.map(request, tlb: machine.mmu)
+            }, afterFailure: { space in
                 #expect(space.residentPages == 1)
-                failing += 1
-            }
-            #expect(failing == 8, "6 frames and one page table, each failed once")
+            })
+            #expect(failures == 7, "6 frames and one page table, each failed once")
             #expect(space.residentPages == 7)
             #expect(machine.userLoad(Self.base) == 0x77)
         }
