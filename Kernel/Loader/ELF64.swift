@@ -118,7 +118,7 @@ public struct ELF64Image: Equatable, Sendable {
 public enum ELF64 {
     public static let pageSize: UInt64 = 4096
     /// First address of the kernel half: user segments must end at or below it.
-    public static let userSpaceEnd: UInt64 = 0x0000_7f80_0000_0000
+    public static var userSpaceEnd: UInt64 { UserMemoryLayout.userEnd.raw }
     /// More program headers than this is not a program we built.
     public static let maximumProgramHeaders = 64
 

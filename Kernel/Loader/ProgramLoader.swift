@@ -12,7 +12,6 @@
 public struct LoadedProgram: Equatable {
     public var entry: UInt64
     public var stackPointer: UInt64
-    public var breakStart: UInt64
 }
 
 public enum ProgramLoadError: Error, Equatable {
@@ -74,7 +73,7 @@ extension UserAddressSpace where Memory: PhysicalMemory, Frames: FrameProvider {
         } catch {
             throw .outOfMemory
         }
-        return LoadedProgram(entry: image.entry, stackPointer: stack.stackPointer, breakStart: highestEnd)
+        return LoadedProgram(entry: image.entry, stackPointer: stack.stackPointer)
     }
 }
 

@@ -81,11 +81,6 @@ public enum ProcessABI {
     public static let utsnameFieldCount = 6
 }
 
-/// Auxiliary vector keys (include/uapi/linux/auxvec.h).
-public enum AuxiliaryVectorKey: UInt64 {
-    case null = 0, phdr = 3, phent = 4, phnum = 5, pagesz = 6, entry = 9, random = 25
-}
-
 /// open(2) flags and getdents64 record fields (include/uapi/asm-generic/fcntl.h,
 /// include/linux/dirent.h).
 public enum FileABI {

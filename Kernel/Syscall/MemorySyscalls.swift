@@ -102,11 +102,8 @@ enum MemorySyscalls {
         return !task.withSpace { $0.isFree(VirtualAddress(address) ..< VirtualAddress(end)) }
     }
 
-    /// The errno Linux gives for each VM failure.
+    /// The errno Linux gives for a VM failure (the mapping is VMError.errno).
     static func errno(for error: VMError) -> Errno {
-        switch error {
-        case .invalidArgument: return .EINVAL
-        case .outOfMemory, .notMapped, .noSpace: return .ENOMEM
-        }
+        Errno(rawValue: Int64(error.errno)) ?? .ENOMEM
     }
 }

@@ -37,7 +37,7 @@ import FakeMMU
             #expect(try byte(space, 0x40_2000) == 0xDA)
             #expect(try byte(space, 0x40_2010) == 0, "bss is zero")
             #expect(try byte(space, 0x48_3fff) == 0, "last bss page mapped and zero")
-            #expect(loaded.breakStart == 0x48_4000, "break starts above the highest segment")
+            #expect(space.breakStart.raw == 0x48_4000, "break starts above the highest segment")
             let protections = space.regions.filter { $0.kind == .image }.map(\.protection)
             #expect(protections == [[.read], [.read, .execute], [.read, .write]])
         }
