@@ -71,6 +71,7 @@ enum KernelMemory {
             kernelPanic("memory: no usable RAM for the frame allocator")
         }
         frames.kernelReserve = kernelReserveFrames
+        _ = frames.zeroFrame   // the shared zero page, before any frame baseline is taken
         frames.violationHandler = { violation in
             print("frame allocator: \(violation.operation.name) of \(hex(violation.address.raw)): \(violation.problem.name)")
             kernelPanic("frame allocator: reference-count violation")

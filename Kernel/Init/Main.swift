@@ -38,6 +38,7 @@ func kernelMain(_ magic: UInt32, _ multibootInfoPhysical: UInt64) -> Never {
     guard let stack = KernelStacks.allocate() else { kernelPanic("boot: no memory for the kernel stack") }
     Boot.info = bootInfo
     Boot.commandLine = commandLine
+    VMCheck.configure(commandLine)
     Boot.stack = stack
     hal_run_on_stack(stack.top, kernelMainOnKernelStack)
 }

@@ -3,8 +3,9 @@
 //
 // Every PT_LOAD segment becomes an image region with its own permissions
 // (ELF64.parse has already refused W+X, overlaps and bad bounds); its file
-// bytes are copied in and the rest (bss) stays zero, because new pages are
-// zero-filled. The program break starts at the first page above the
+// bytes are copied in through the fault path (each page faulted in for
+// writing first) and the rest (bss) stays zero, because pages are
+// zero-filled on demand. The program break starts at the first page above the
 // highest segment. The stack is a fixed region below the top of user space
 // with an unmapped guard page under it, holding argc, argv, envp and auxv
 // in the Linux layout (InitialStack.swift).
@@ -41,7 +42,7 @@ extension UserAddressSpace where Memory: PhysicalMemory, Frames: FrameProvider {
                 if segment.fileSize > 0 {
                     let start = Int(segment.fileOffset)
                     let bytes = UnsafeRawBufferPointer(rebasing: file[start ..< start + Int(segment.fileSize)])
-                    try write(bytes, at: VirtualAddress(segment.virtualAddress))
+                    try write(bytes, at: VirtualAddress(segment.virtualAddress), tlb: tlb)
                 }
             } catch {
                 throw error == .outOfMemory ? .outOfMemory : .segmentNotMappable
@@ -64,7 +65,7 @@ extension UserAddressSpace where Memory: PhysicalMemory, Frames: FrameProvider {
                                    protection: [.read, .write], kind: .stack, fixed: true), tlb: tlb)
             let written: Result<Void, VMError> = stack.bytes.withUnsafeBytes { bytes in
                 do throws(VMError) {
-                    return .success(try write(bytes, at: VirtualAddress(stack.stackPointer)))
+                    return .success(try write(bytes, at: VirtualAddress(stack.stackPointer), tlb: tlb))
                 } catch {
                     return .failure(error)
                 }

@@ -22,7 +22,7 @@
 //    `lowestAllocatable` (the low 1 MiB by default) and the caller's
 //    reserved ranges (kernel image, multiboot info, modules), page-aligned
 //    outwards. RAM from frame 2^32 - 1 up (16 TiB) is ignored: frame numbers
-//    are UInt32. Holes cost only their table entries (16 bytes per 4 KiB).
+//    are UInt32. Holes cost only their table entries (32 bytes per 4 KiB).
 //  - The per-frame table is carved from the first allocatable run large
 //    enough (kind `.metadata`); it covers frames 0 up to the end of usable RAM.
 //
@@ -30,8 +30,9 @@
 //  - Every free frame lies in exactly one free block; each free block is
 //    aligned to its size, its head is on the list of its order and only there.
 //  - No two buddies below maxOrder are both free blocks of the same order.
-//  - A handed-out frame has refCount >= 1; a frame's last reference cannot be
-//    dropped while mapCount > 0 (that would free a mapped frame).
+//  - A handed-out frame has refCount >= 1 and mapCount <= refCount (each
+//    mapping holds a reference); its last reference cannot be dropped while
+//    mapCount > 0 (that would free a mapped frame).
 //  - The per-kind counters equal what the table says.
 //
 // Statistics: `totalFrames` counts every usable frame of the memory map; each
@@ -316,6 +317,13 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
         info.pointee.refCount += 1
     }
 
+    /// One more reference to the handed-out frame at `address`, as an
+    /// OwnedFrame (FrameProvider.shareFrame).
+    public func shareFrame(at address: PhysicalAddress) -> OwnedFrame {
+        retain(address)
+        return OwnedFrame(adopting: address)
+    }
+
     /// Drops a reference to the frame at `address`; returns true if that freed
     /// the frame. A frame that is free, not allocatable, or still mapped when
     /// its last reference goes is reported and left alone (returns false).
@@ -338,17 +346,21 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     }
 
     /// Page-table entries mapping the frame at `address`; 0 for a free or unmanaged frame.
-    public func mapCount(of address: PhysicalAddress) -> Int {
+    public func mapCount(of address: PhysicalAddress) -> UInt32 {
         guard let frame = frameNumber(address) else { return 0 }
-        return Int(table.entry(frame).pointee.mapCount)
+        return table.entry(frame).pointee.mapCount
     }
 
-    /// Records one more page-table entry mapping the handed-out frame at `address`.
+    /// Records one more page-table entry mapping the handed-out frame at
+    /// `address`. A map count may not exceed the references (each leaf
+    /// holds one), so it cannot overflow before the reference count does.
     public func incrementMapCount(_ address: PhysicalAddress) {
         guard let frame = checkedFrame(address, .incrementMapCount) else { return }
         let info = table.entry(frame)
         guard checkHandedOut(info.pointee.kind, .incrementMapCount, address) else { return }
-        guard info.pointee.mapCount < UInt16.max else { report(.incrementMapCount, .countOverflow, address); return }
+        guard info.pointee.mapCount < info.pointee.refCount else {
+            report(.incrementMapCount, .countOverflow, address); return
+        }
         info.pointee.mapCount += 1
     }
 
@@ -360,6 +372,43 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
         guard info.pointee.mapCount > 0 else { report(.decrementMapCount, .countUnderflow, address); return }
         info.pointee.mapCount -= 1
     }
+
+    /// The flags of the frame at `address` (none outside managed RAM).
+    public func flags(of address: PhysicalAddress) -> FrameFlags {
+        guard let frame = frameNumber(address) else { return [] }
+        return table.entry(frame).pointee.flags
+    }
+
+    /// Sets the flags of the handed-out frame at `address`.
+    public func setFlags(_ flags: FrameFlags, of address: PhysicalAddress) {
+        guard let frame = frameNumber(address), table.entry(frame).pointee.kind.isHandedOut else { return }
+        table.entry(frame).pointee.flags = flags
+    }
+
+    /// The reverse-map owner and index of the frame at `address`.
+    public func reverseMapping(of address: PhysicalAddress) -> (owner: UInt64, index: UInt64) {
+        guard let frame = frameNumber(address), table.entry(frame).pointee.kind.isHandedOut else { return (0, 0) }
+        let info = table.entry(frame).pointee
+        return (info.owner, info.index)
+    }
+
+    /// Records the reverse-map owner and index of the handed-out frame at `address`.
+    public func setReverseMapping(of address: PhysicalAddress, owner: UInt64, index: UInt64) {
+        guard let frame = frameNumber(address), table.entry(frame).pointee.kind.isHandedOut else { return }
+        table.entry(frame).pointee.owner = owner
+        table.entry(frame).pointee.index = index
+    }
+
+    /// The shared zero frame, allocated at the first use and held forever.
+    /// Kernel: touched during boot, before the frame baseline is taken.
+    public var zeroFrame: PhysicalAddress {
+        if let zeroFrameAddress { return zeroFrameAddress }
+        guard let frame = allocateFrame(kind: .user) else { fatalError("no frame for the zero page") }
+        let address = frame.intoRaw()
+        zeroFrameAddress = address
+        return address
+    }
+    private var zeroFrameAddress: PhysicalAddress? = nil
 
     private var freeFrameCount: Int { frameCounts[Int(FrameKind.free.rawValue)] }
 
@@ -564,6 +613,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
             if info.kind == .free { return "free frame outside any free block" }
             if info.order != FrameInfo.notHead { return "non-free frame marked as a block head" }
             if info.kind.isHandedOut && info.refCount == 0 { return "handed-out frame with no reference" }
+            if info.kind.isHandedOut && info.mapCount > info.refCount { return "more mappings than references" }
             if !info.kind.isHandedOut && (info.refCount != 0 || info.mapCount != 0) { return "unmanaged frame has counts" }
             if info.kind != .reserved { counts[Int(info.kind.rawValue)] += 1 }
             frame += 1

@@ -82,10 +82,43 @@ public protocol PhysicalMemory: AnyObject {
     func pointer(to address: PhysicalAddress) -> UnsafeMutableRawPointer
 }
 
-/// A source of frames (the FrameAllocator, or a test double that fails on demand).
+/// A source of frames and the keeper of their counts: the FrameAllocator,
+/// or, in host tests, a wrapper around one that fails on demand.
+///
+/// Counting rules (Linux mm: "each taken mapcount must be paired with
+/// exactly one taken reference, whereby references must be incremented
+/// before the mapcount when mapping a page, and references must be
+/// decremented after the mapcount when unmapping a page"):
+/// - a reference is an `OwnedFrame` (or a leaf that owns one, bit 9);
+/// - the map count of a frame is the number of page-table leaves mapping
+///   it; only the page-table cursor changes it, right after writing an
+///   owning leaf and right before handing that leaf's reference back.
 public protocol FrameProvider: AnyObject {
     /// A frame with a reference count of 1, filled with zeros, or nil when out of memory.
     func allocateFrame(kind: FrameKind) -> OwnedFrame?
     /// Drops one reference; the frame is free when the last one goes.
     func releaseFrame(_ frame: consuming OwnedFrame)
+    /// One more reference to the handed-out frame at `address` (a COW or
+    /// shared mapping). Contract: the caller holds a reference already
+    /// (through a leaf or an OwnedFrame), so the frame cannot be free.
+    func shareFrame(at address: PhysicalAddress) -> OwnedFrame
+    /// References held on the frame at `address`; 0 for a free or unmanaged frame.
+    func referenceCount(of address: PhysicalAddress) -> UInt32
+    /// Leaves mapping the frame at `address`.
+    func mapCount(of address: PhysicalAddress) -> UInt32
+    /// One more leaf maps the frame (the page-table cursor only).
+    func incrementMapCount(_ address: PhysicalAddress)
+    /// One leaf fewer maps the frame (the page-table cursor only).
+    func decrementMapCount(_ address: PhysicalAddress)
+    /// The frame's flags (PageAnonExclusive).
+    func flags(of address: PhysicalAddress) -> FrameFlags
+    func setFlags(_ flags: FrameFlags, of address: PhysicalAddress)
+    /// The reverse-map owner identity (0: none) and page index of the frame.
+    func reverseMapping(of address: PhysicalAddress) -> (owner: UInt64, index: UInt64)
+    func setReverseMapping(of address: PhysicalAddress, owner: UInt64, index: UInt64)
+    /// The shared zero frame: 4 KiB of zeros that nothing ever writes,
+    /// mapped read-only for read faults on private anonymous memory
+    /// (Linux's ZERO_PAGE). The provider holds one reference to it forever,
+    /// so leaves can share it like any other frame.
+    var zeroFrame: PhysicalAddress { get }
 }

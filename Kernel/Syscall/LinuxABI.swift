@@ -34,6 +34,7 @@ public enum Errno: Int64, Error {
     case EBADF = 9, ECHILD = 10, EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14
     case EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, ENFILE = 23, EMFILE = 24
     case ENODEV = 19, ENOSPC = 28, ESPIPE = 29, EROFS = 30, ERANGE = 34, ENOSYS = 38, ENAMETOOLONG = 36
+    case EOVERFLOW = 75, EOPNOTSUPP = 95
 
     /// The value a syscall returns in RAX for this error.
     public var syscallReturn: UInt64 { UInt64(bitPattern: -rawValue) }
@@ -63,6 +64,17 @@ public enum MmapABI {
     public static let mapAnonymous: UInt64 = 0x20
     public static let mapFixedNoReplace: UInt64 = 0x100000
     public static let mapFailed: UInt64 = UInt64.max  // (void *)-1
+    /// The map type bits, and MAP_SHARED_VALIDATE (flags checked, for files).
+    public static let mapType: UInt64 = 0x0f
+    public static let mapSharedValidate: UInt64 = 0x03
+    /// Linux LEGACY_MAP_MASK (include/linux/mman.h): what MAP_SHARED_VALIDATE
+    /// accepts (MAP_SHARED|PRIVATE|FIXED|ANONYMOUS|DENYWRITE|EXECUTABLE|
+    /// UNINITIALIZED|GROWSDOWN|LOCKED|NORESERVE|POPULATE|NONBLOCK|STACK|
+    /// HUGETLB|32BIT|ABOVE4G|HUGE_2MB|HUGE_1GB).
+    public static let legacyFlags: UInt64 = 0x03 | 0x10 | 0x20 | 0x800 | 0x1000 | 0x400_0000 | 0x100 | 0x2000
+        | 0x4000 | 0x8000 | 0x1_0000 | 0x2_0000 | 0x4_0000 | 0x40 | 0x80 | (21 << 26) | (30 << 26)
+    /// PROT_SEM: accepted by mprotect, meaningless on x86.
+    public static let protSemaphore = 0x8
 }
 
 /// wait4 options and clock ids.

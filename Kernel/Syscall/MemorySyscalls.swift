@@ -8,15 +8,44 @@ enum MemorySyscalls {
         .value(task.space!.setBreak(VirtualAddress(address), tlb: KernelMemory.tlb).raw)
     }
 
-    /// mmap(address, length, protection, flags, fd, offset): private
-    /// anonymous memory, or a private copy of an archive file.
+    /// mmap(address, length, protection, flags, fd, offset): private or
+    /// shared anonymous memory, or a private mapping of an archive file.
+    /// Nothing is populated: the fault path fills pages at first touch.
+    /// Argument checks in Linux's order (arch sys_mmap, ksys_mmap_pgoff,
+    /// do_mmap): the offset's alignment, the fd, the length, the map type.
+    /// Unknown protection bits are ignored, as do_mmap ignores them.
     static func mmap(_ task: Task, address: UInt64, length: UInt64, protection: UInt64, flags: UInt64,
                      fd: Int64, offset: UInt64) -> SyscallOutcome {
+        guard offset % pageSize == 0 else { return .error(.EINVAL) }
+        let anonymous = flags & MmapABI.mapAnonymous != 0
+        var file: UnsafeRawBufferPointer? = nil
+        if !anonymous {
+            guard let open = task.files.file(Int64(Int32(truncatingIfNeeded: fd))) else { return .error(.EBADF) }
+            guard case .file(let bytes) = open.kind else { return .error(.ENODEV) }
+            file = bytes
+        }
         guard length > 0 else { return .error(.EINVAL) }
         guard length <= UserSpace.userEnd.raw else { return .error(.ENOMEM) }
-        guard let vmProtection = VMProtection(linuxProtection: Int(truncatingIfNeeded: protection)) else { return .error(.EINVAL) }
-        // Exactly one of MAP_PRIVATE and MAP_SHARED; shared memory needs the COW/VM issue's objects.
-        guard flags & (MmapABI.mapPrivate | MmapABI.mapShared) == MmapABI.mapPrivate else { return .error(.EINVAL) }
+        let pageLength = (length + pageSize - 1) & ~(pageSize - 1)
+        guard offset / pageSize <= UInt64.max / pageSize - pageLength / pageSize else { return .error(.EOVERFLOW) }
+        let vmProtection = VMProtection(linuxProtection: Int(truncatingIfNeeded: protection) & VMProtection.LinuxBits.all)!
+        let shared: Bool
+        switch flags & MmapABI.mapType {
+        case MmapABI.mapPrivate:
+            shared = false
+        case MmapABI.mapShared:
+            shared = true
+        case MmapABI.mapSharedValidate where !anonymous:
+            // Linux validates the flags for files only; anonymous memory
+            // with MAP_SHARED_VALIDATE is EINVAL below, as on Linux.
+            guard flags & ~MmapABI.legacyFlags == 0 else { return .error(.EOPNOTSUPP) }
+            shared = true
+        default:
+            return .error(.EINVAL)
+        }
+        // Every archive file is open read-only: a shared writable mapping
+        // would write the file (Linux: EACCES without FMODE_WRITE).
+        if shared && !anonymous && vmProtection.contains(.write) { return .error(.EACCES) }
         let fixed = flags & (MmapABI.mapFixed | MmapABI.mapFixedNoReplace) != 0
         if fixed {
             guard address % pageSize == 0 else { return .error(.EINVAL) }
@@ -25,39 +54,30 @@ enum MemorySyscalls {
             guard !overflow, end <= UserSpace.userEnd.raw else { return .error(.ENOMEM) }
             guard address >= UserSpace.userStart.raw else { return .error(.EPERM) }
         }
-
-        var contents: UnsafeRawBufferPointer? = nil
-        if flags & MmapABI.mapAnonymous == 0 {
-            guard let file = task.files.file(fd) else { return .error(.EBADF) }
-            guard case .file(let bytes) = file.kind else { return .error(.ENODEV) }
-            guard offset % pageSize == 0 else { return .error(.EINVAL) }
-            let start = Int(clamping: min(offset, UInt64(bytes.count)))
-            let end = Int(clamping: min(UInt64(bytes.count), UInt64(start) + length))
-            contents = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-        }
-        let pageLength = (length + pageSize - 1) & ~(pageSize - 1)
         if flags & MmapABI.mapFixedNoReplace != 0 && overlapsRegion(task, address, pageLength) {
             return .error(.EEXIST)
         }
+        // A read-only shared file mapping sees the same bytes as a private
+        // one (nothing can write an archive file), so it is one.
+        let backing: RegionBacking
+        var pageOffset: UInt64? = nil
+        if let file {
+            backing = .privateFile(FileContents(bytes: file))
+            pageOffset = offset / pageSize
+        } else if shared {
+            backing = .shared(SharedMemory(pageCount: pageLength / pageSize, frames: KernelMemory.frames))
+            pageOffset = 0
+        } else {
+            backing = .privateAnonymous
+        }
         let request = MapRequest(address: address == 0 && !fixed ? nil : VirtualAddress(address), length: length,
-                                 protection: vmProtection, kind: .anonymous, fixed: fixed)
-        let mapped: VirtualAddress
+                                 protection: vmProtection, kind: .anonymous, fixed: fixed,
+                                 backing: backing, pageOffset: pageOffset)
         do throws(VMError) {
-            mapped = try task.space!.map(request, tlb: KernelMemory.tlb)
+            return .value(try task.space!.map(request, tlb: KernelMemory.tlb).raw)
         } catch {
             return .error(errno(for: error))
         }
-        // A file's bytes go in only where there are pages: PROT_NONE has none
-        // (see the deviations in Kernel/VM/UserAddressSpace.swift).
-        if let contents, contents.count > 0, vmProtection.allowsAccess {
-            do throws(VMError) {
-                try task.space!.write(contents, at: mapped)
-            } catch {
-                try? task.space!.unmap(mapped ..< mapped + pageLength, tlb: KernelMemory.tlb)
-                return .error(errno(for: error))
-            }
-        }
-        return .value(mapped.raw)
     }
 
     /// munmap(address, length): holes are fine; the range must be page
@@ -73,9 +93,11 @@ enum MemorySyscalls {
     }
 
     /// mprotect(address, length, protection): -ENOMEM if part of the range
-    /// is not mapped.
+    /// is not mapped. PROT_SEM is accepted and means nothing here, as on
+    /// x86 (arch_validate_prot); other unknown bits are EINVAL.
     static func mprotect(_ task: Task, address: UInt64, length: UInt64, protection: UInt64) -> SyscallOutcome {
-        guard let vmProtection = VMProtection(linuxProtection: Int(truncatingIfNeeded: protection)) else { return .error(.EINVAL) }
+        let bits = Int(truncatingIfNeeded: protection) & ~MmapABI.protSemaphore
+        guard let vmProtection = VMProtection(linuxProtection: bits) else { return .error(.EINVAL) }
         if length == 0 && address % pageSize == 0 { return .value(0) }
         guard let range = userRange(address, length) else {
             return .error(address % pageSize != 0 ? .EINVAL : .ENOMEM)

@@ -43,6 +43,7 @@ func syscallDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> Unsa
     Scheduler.recordSavedFrame(frame)
     let task = Scheduler.current!
     let outcome = Syscalls.perform(frame.pointee.rax, SyscallArguments(frame.pointee), task)
+    VMCheck.afterEvent(task)
     switch outcome {
     case .value(let value):
         frame.pointee.rax = value

@@ -48,6 +48,7 @@ enum Exec {
         task.space = consume space
         task.name = baseName(path)
         task.startInUserMode(entry: loaded.entry, stackPointer: loaded.stackPointer)
+        VMCheck.everything()
         return nil
     }
 

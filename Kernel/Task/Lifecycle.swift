@@ -9,8 +9,8 @@ import HAL
 //   reaped   -> stack freed, task dropped from the table (the FPU area
 //               goes with the Task object)
 enum Lifecycle {
-    /// fork: a copy of `parent` (memory copied eagerly, files shared as in
-    /// Linux) that returns 0 from the same syscall. Returns the child's pid.
+    /// fork: a copy of `parent` (memory shared copy-on-write, files shared
+    /// as in Linux) that returns 0 from the same syscall. Returns the child's pid.
     static func fork(_ parent: Task) -> Result<Int, Errno> {
         guard let child = ProcessTable.newTask(parentPid: parent.pid, name: parent.name, files: parent.files) else {
             return .failure(.ENOMEM)
@@ -27,6 +27,7 @@ enum Lifecycle {
         child.fpuState.copyMemory(from: parent.fpuState, byteCount: Task.fpuStateSize)
         child.state = .ready
         Scheduler.tasks.append(child)
+        VMCheck.everything()
         return .success(child.pid)
     }
 
@@ -38,6 +39,7 @@ enum Lifecycle {
         if Scheduler.current === task { hal_write_cr3(kernelRoot) }
         task.cr3 = kernelRoot
         if let space = task.space.take() { space.tearDown() }
+        VMCheck.everything()
         task.files.closeAll()
         task.waitStatus = waitStatus
         task.state = .zombie
@@ -47,26 +49,43 @@ enum Lifecycle {
         Scheduler.wake(.childExit) { $0.pid == task.parentPid || $0.pid == ProcessTable.initPid }
     }
 
-    /// Kills the current task for a CPU exception it raised in ring 3, with
-    /// one log line, and returns the next task's frame.
-    static func killForFault(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> UnsafeMutablePointer<hal_interrupt_frame> {
+    /// Kills the current task for a CPU exception it raised in ring 3 that
+    /// nothing resolved (`resolution`: what the fault path said of a page
+    /// fault), with one log line naming the mapping the address fell in,
+    /// and returns the next task's frame.
+    static func killForFault(_ frame: UnsafeMutablePointer<hal_interrupt_frame>,
+                             resolution: FaultResolution? = nil) -> UnsafeMutablePointer<hal_interrupt_frame> {
         let task = Scheduler.current!
         let f = frame.pointee
-        let signal = signalFor(vector: Int(f.vector))
+        var signal = signalFor(vector: Int(f.vector))
+        if resolution == .beyondEnd { signal = .SIGBUS }         // Linux VM_FAULT_SIGBUS
+        if resolution == .outOfMemory { signal = .SIGKILL }      // Linux: the OOM killer's signal
         var line = "pid \(task.pid) (\(task.displayName)): killed by \(signalName(signal.rawValue)): "
         let vector = ExceptionVector(rawValue: Int(f.vector))
         vector?.name.withUTF8Buffer { line += String(decoding: $0, as: UTF8.self) }
         if vector == .pageFault {
-            let code = PageFaultErrorCode(rawValue: f.error_code)
-            let access = code.contains(.instructionFetch) ? "execute" : (code.contains(.write) ? "write" : "read")
-            line += " at \(hex(hal_read_cr2())) (\(access), \(code.contains(.present) ? "protection" : "not mapped"))"
-        } else if f.error_code != 0 {
-            line += " (error code \(hex(f.error_code)))"
+            let fault = PageFaultEntry.fault(of: frame)
+            let access = fault.access == .execute ? "execute" : (fault.access == .write ? "write" : "read")
+            line += " at \(hex(fault.address.raw)) (\(access), \(Self.describe(resolution, present: fault.wasPresent)))"
+            line += ", rip \(hex(f.rip)), " + MappingReport.describe(task, at: fault.address)
+        } else {
+            if f.error_code != 0 { line += " (error code \(hex(f.error_code)))" }
+            line += ", rip \(hex(f.rip))"
         }
-        line += ", rip \(hex(f.rip))"
         print(line)
         terminate(task, waitStatus: WaitStatus.killed(by: signal))
         return Scheduler.schedule()
+    }
+
+    /// Why a page fault could not be resolved, for the kill line.
+    private static func describe(_ resolution: FaultResolution?, present: Bool) -> String {
+        switch resolution {
+        case .notMapped?: return "not mapped"
+        case .accessDenied?: return "access denied"
+        case .beyondEnd?: return "beyond the end of the object"
+        case .outOfMemory?: return "out of memory"
+        default: return present ? "protection" : "not mapped"
+        }
     }
 
     /// The signal Linux sends for exception `vector` (arch/x86/kernel/traps.c).

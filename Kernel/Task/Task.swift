@@ -106,7 +106,7 @@ final class Task {
     /// a method through `space!` works, but reading a stored property of a
     /// ~Copyable value held in a class that way does not compile; this
     /// inout access does.
-    func withSpace<R>(_ body: (inout UserSpace) -> R) -> R { body(&space!) }
+    func withSpace<R, E: Error>(_ body: (inout UserSpace) throws(E) -> R) throws(E) -> R { try body(&space!) }
 
     /// The name as text, for log lines.
     var displayName: String { String(decoding: name, as: UTF8.self) }

@@ -1,11 +1,16 @@
 // Region: one contiguous run of a process's address space with one
-// protection and one purpose (Linux's vm_area_struct, Zircon's VmMapping).
+// protection, one purpose and one backing (Linux's vm_area_struct,
+// Zircon's VmMapping).
 //
 // Design: a plain value; the list of a space's regions and its invariants
 // live in RegionList.swift. Bounds are page aligned and the range is never
-// empty.
+// empty. `pageOffset` is Linux's vm_pgoff: the page index, in the backing,
+// of the region's first page (for private anonymous memory the virtual
+// page number at creation, as Linux does, so that adjacent anonymous
+// regions have contiguous offsets exactly when their addresses are).
+// Splitting a region keeps every page's index; merging requires it.
 
-/// What a region holds; used to decide merges and for reports.
+/// What a region is for; used for reports and for brk/stack policy.
 public enum RegionKind: Equatable, Sendable {
     /// An ELF segment (never merged with a neighbour: each is its own mapping).
     case image
@@ -13,27 +18,74 @@ public enum RegionKind: Equatable, Sendable {
     case heap
     /// The main thread's stack.
     case stack
-    /// mmap(MAP_ANONYMOUS).
+    /// mmap.
     case anonymous
 
-    /// True if two adjacent regions of this kind with equal protections
-    /// may become one (Linux vma_merge merges anonymous VMAs; images and
-    /// the stack stay distinct so that reports can name them).
+    /// True if two adjacent regions of this kind may become one (Linux
+    /// vma_merge merges compatible VMAs; images and the stack stay
+    /// distinct so that reports can name them).
     public var isMergeable: Bool { self == .anonymous || self == .heap }
 }
 
-public struct Region: Equatable {
+/// Where a region's pages come from when they are first touched.
+public enum RegionBacking {
+    /// Private anonymous memory: zero-filled on demand, copied on write
+    /// after fork (MAP_PRIVATE|MAP_ANONYMOUS, brk, the stack, ELF segments).
+    case privateAnonymous
+    /// A shared memory object (MAP_SHARED|MAP_ANONYMOUS): every mapping of
+    /// it, in any process, sees the same frames.
+    case shared(SharedMemory)
+    /// A private copy of a file's pages (MAP_PRIVATE of an archive file):
+    /// each page is copied from the file at its first touch.
+    case privateFile(FileContents)
+
+    /// True for the backings whose writable pages are private to one
+    /// mapping (copy-on-write after fork).
+    public var isPrivate: Bool {
+        if case .shared = self { return false }
+        return true
+    }
+
+    /// The same backing object (identity, not contents).
+    public func isSame(as other: RegionBacking) -> Bool {
+        switch (self, other) {
+        case (.privateAnonymous, .privateAnonymous): return true
+        case (.shared(let a), .shared(let b)): return a === b
+        case (.privateFile(let a), .privateFile(let b)): return a === b
+        default: return false
+        }
+    }
+
+    /// A short name for reports.
+    public var name: StaticString {
+        switch self {
+        case .privateAnonymous: return "anonymous"
+        case .shared: return "shared"
+        case .privateFile: return "file"
+        }
+    }
+}
+
+public struct Region {
     public var range: Range<VirtualAddress>
     public var protection: VMProtection
     public var kind: RegionKind
+    public var backing: RegionBacking
+    /// The backing's page index of `start` (Linux vm_pgoff).
+    public var pageOffset: UInt64
 
     /// Contract: `range` is non-empty and page aligned at both ends.
-    public init(range: Range<VirtualAddress>, protection: VMProtection, kind: RegionKind) {
+    /// `pageOffset` defaults to the first page's number, which is right for
+    /// private anonymous memory.
+    public init(range: Range<VirtualAddress>, protection: VMProtection, kind: RegionKind,
+                backing: RegionBacking = .privateAnonymous, pageOffset: UInt64? = nil) {
         precondition(!range.isEmpty && range.lowerBound.isPageAligned && range.upperBound.isPageAligned,
                      "a region is a non-empty, page-aligned range")
         self.range = range
         self.protection = protection
         self.kind = kind
+        self.backing = backing
+        self.pageOffset = pageOffset ?? range.lowerBound.pageNumber
     }
 
     public var start: VirtualAddress { range.lowerBound }
@@ -41,25 +93,54 @@ public struct Region: Equatable {
     /// The number of pages the region spans.
     public var pageCount: Int { Int((end.raw - start.raw) / pageSize) }
 
+    /// The backing's page index of the page containing `address`.
+    /// Contract: `address` lies in the region.
+    public func pageIndex(of address: VirtualAddress) -> UInt64 {
+        pageOffset + (address.raw - start.raw) / pageSize
+    }
+
     /// The part of this region inside `bounds`, or nil if they do not overlap.
     public func clipped(to bounds: Range<VirtualAddress>) -> Region? {
         let start = Swift.max(self.start, bounds.lowerBound), end = Swift.min(self.end, bounds.upperBound)
         guard start < end else { return nil }
-        return Region(range: start..<end, protection: protection, kind: kind)
+        return with(range: start..<end)
     }
 
-    /// The region with the same kind and protection over `range`.
+    /// The same region over `range`, which must lie inside this one: every
+    /// page keeps its backing index.
     public func with(range: Range<VirtualAddress>) -> Region {
-        Region(range: range, protection: protection, kind: kind)
+        Region(range: range, protection: protection, kind: kind, backing: backing,
+               pageOffset: pageIndex(of: range.lowerBound))
     }
 
-    /// The region with the same range and kind and protection `protection`.
+    /// This region grown to `range`, which starts at this region's start
+    /// (a merge with the next region; the page offset stays).
+    public func with(mergedRange range: Range<VirtualAddress>) -> Region {
+        precondition(range.lowerBound == start && range.upperBound >= end, "a merge keeps the start")
+        var region = self
+        region.range = range
+        return region
+    }
+
+    /// The region with the same range and backing and protection `protection`.
     public func with(protection: VMProtection) -> Region {
-        Region(range: range, protection: protection, kind: kind)
+        var region = self
+        region.protection = protection
+        return region
     }
 
-    /// True if `next` starts where this region ends and both can be one region.
+    /// True if `next` starts where this region ends and both can be one
+    /// region (Linux is_mergeable_vma: same backing, contiguous offsets,
+    /// same flags and protection).
     public func canMerge(with next: Region) -> Bool {
         end == next.start && kind == next.kind && kind.isMergeable && protection == next.protection
+            && backing.isSame(as: next.backing) && pageIndex(of: VirtualAddress(end.raw - pageSize)) + 1 == next.pageOffset
+    }
+}
+
+extension Region: Equatable {
+    public static func == (a: Region, b: Region) -> Bool {
+        a.range == b.range && a.protection == b.protection && a.kind == b.kind
+            && a.backing.isSame(as: b.backing) && a.pageOffset == b.pageOffset
     }
 }

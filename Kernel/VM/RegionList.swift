@@ -79,6 +79,37 @@ struct RegionList {
         regions.replaceSubrange(first..<last, with: remainders)
     }
 
+    /// Replaces the regions covering `range` (which regions cover wholly)
+    /// with `pieces` (the same range, in order), merging neighbours,
+    /// in one pass over the array (mprotect).
+    /// Contract: `pieces` are disjoint, sorted and exactly cover `range`.
+    mutating func replace(_ range: Range<VirtualAddress>, with pieces: [Region]) {
+        remove(range)
+        let index = firstIndex(endingAbove: range.lowerBound)
+        var merged: [Region] = []
+        merged.reserveCapacity(pieces.count + 2)
+        var first = index
+        if index > 0 { first -= 1; merged.append(regions[index - 1]) }
+        for piece in pieces {
+            if let last = merged.last, last.canMerge(with: piece) {
+                merged[merged.count - 1] = last.with(mergedRange: last.start..<piece.end)
+            } else {
+                merged.append(piece)
+            }
+        }
+        var end = index
+        if index < regions.count {
+            end += 1
+            let next = regions[index]
+            if let last = merged.last, last.canMerge(with: next) {
+                merged[merged.count - 1] = last.with(mergedRange: last.start..<next.end)
+            } else {
+                merged.append(next)
+            }
+        }
+        regions.replaceSubrange(first..<end, with: merged)
+    }
+
     /// Adds `region`, merging it with neighbours it `canMerge` with.
     /// Contract: nothing overlaps `region.range` (`isFree`).
     mutating func insert(_ region: Region) {
@@ -87,11 +118,11 @@ struct RegionList {
         var merged = region
         var replaced = index..<index
         if index > 0 && regions[index - 1].canMerge(with: merged) {
-            merged = merged.with(range: regions[index - 1].start..<merged.end)
+            merged = regions[index - 1].with(mergedRange: regions[index - 1].start..<merged.end)
             replaced = index - 1..<replaced.upperBound
         }
         if index < regions.count && merged.canMerge(with: regions[index]) {
-            merged = merged.with(range: merged.start..<regions[index].end)
+            merged = merged.with(mergedRange: merged.start..<regions[index].end)
             replaced = replaced.lowerBound..<index + 1
         }
         regions.replaceSubrange(replaced, with: CollectionOfOne(merged))

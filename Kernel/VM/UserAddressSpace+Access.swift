@@ -1,25 +1,32 @@
 // Kernel-side access to a space's memory through the physical frames
-// (`table.translate` and `table.memory`), ignoring page protections and
-// whichever CR3 is loaded: for filling a NEW space (ELF segments, the
-// initial stack) before it runs. System calls reach the CURRENT process's
-// memory differently: a range check, then a copy whose faults are fixed up
-// (Kernel/Arch/x86_64/UserMemory.swift).
+// (`table.translate` and `table.memory`), whichever CR3 is loaded: for
+// filling a NEW space (ELF segments, the initial stack) before it runs,
+// and for file mmap contents. Each page is first faulted in through the
+// fault path with the access's intent (Linux get_user_pages with
+// FOLL_WRITE, Asterinas access_remote), so a write never lands in the zero
+// page or in a frame another process shares copy-on-write. System calls
+// reach the CURRENT process's memory differently: a range check, then a
+// copy whose faults go through the same fault path first and become
+// -EFAULT only if it cannot resolve them (Kernel/Arch/x86_64/UserMemory.swift).
 
 extension UserAddressSpace {
-    /// Copies `bytes` to [address, address + bytes.count) in this space.
-    /// Throws `.notMapped`, having written nothing, if the range leaves user
-    /// space or any page of it has no frame.
-    public func write(_ bytes: UnsafeRawBufferPointer, at address: VirtualAddress) throws(VMError) {
-        try forEachChunk(at: address, count: bytes.count) { offset, pointer, count in
+    /// Copies `bytes` to [address, address + bytes.count) in this space,
+    /// faulting each page in for writing first, regardless of protection
+    /// (the loader writes read-only segments). Throws `.notMapped` if the
+    /// range leaves user space or a page is in no region, `.outOfMemory`;
+    /// the pages before the failing one are written then.
+    public mutating func write<TLB: TLBControl>(_ bytes: UnsafeRawBufferPointer, at address: VirtualAddress,
+                                                tlb: TLB) throws(VMError) {
+        try forEachChunk(at: address, count: bytes.count, access: .write, tlb: tlb) { offset, pointer, count in
             pointer.copyMemory(from: bytes.baseAddress! + offset, byteCount: count)
         }
     }
 
-    /// Fills `buffer` from [address, address + buffer.count) in this space.
-    /// Throws `.notMapped`, having read nothing, if the range leaves user
-    /// space or any page of it has no frame.
-    public func read(into buffer: UnsafeMutableRawBufferPointer, at address: VirtualAddress) throws(VMError) {
-        try forEachChunk(at: address, count: buffer.count) { offset, pointer, count in
+    /// Fills `buffer` from [address, address + buffer.count) in this space,
+    /// faulting pages in for reading. Throws as `write` does.
+    public mutating func read<TLB: TLBControl>(into buffer: UnsafeMutableRawBufferPointer, at address: VirtualAddress,
+                                               tlb: TLB) throws(VMError) {
+        try forEachChunk(at: address, count: buffer.count, access: .read, tlb: tlb) { offset, pointer, count in
             (buffer.baseAddress! + offset).copyMemory(from: pointer, byteCount: count)
         }
     }
@@ -40,29 +47,57 @@ extension UserAddressSpace {
         regionList.isFree(range)
     }
 
+    /// The region containing `address`, or nil (for reports: kill lines, the monitor).
+    public func region(containing address: VirtualAddress) -> Region? {
+        regionList.region(containing: address)
+    }
+
     /// Calls `body(offset, pointer, count)` for each piece of
     /// [address, address + count) within one page, in order, where `pointer`
-    /// reaches the piece's physical memory. Checks every page first: throws
-    /// `.notMapped` without calling `body` if the range leaves user space or
-    /// a page has no frame.
-    private func forEachChunk(at address: VirtualAddress, count: Int,
-                              _ body: (_ offset: Int, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Void)
-        throws(VMError) {
+    /// reaches the piece's physical memory, after faulting that page in.
+    private mutating func forEachChunk<TLB: TLBControl>(
+        at address: VirtualAddress, count: Int, access: MemoryAccess, tlb: TLB,
+        _ body: (_ offset: Int, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Void
+    ) throws(VMError) {
         guard count > 0 else { return }
         guard Self.isUserRange(start: address.raw, length: UInt64(count)) else { throw .notMapped }
-        let end = address.raw + UInt64(count)
-        var page = address.raw & ~(pageSize - 1)
-        while page < end {
-            guard table.translate(VirtualAddress(page)) != nil else { throw .notMapped }
-            page += pageSize
-        }
         var offset = 0
         while offset < count {
             let current = address + UInt64(offset)
+            try faultInForKernel(current, access, tlb: tlb)
             let inPage = Int(pageSize - (current.raw & (pageSize - 1)))
             let chunk = Swift.min(inPage, count - offset)
             body(offset, table.memory.pointer(to: table.translate(current)!), chunk)
             offset += chunk
+        }
+    }
+
+    /// Makes the page of `address` present with `access` for the kernel,
+    /// ignoring a read-only region's protection (the loader fills text and
+    /// rodata; Linux FOLL_FORCE): the fault is resolved as if the region
+    /// were writable, then the leaf gets the region's own protection back.
+    private mutating func faultInForKernel<TLB: TLBControl>(_ address: VirtualAddress, _ access: MemoryAccess,
+                                                            tlb: TLB) throws(VMError) {
+        if let leaf = table.query(address), access != .write || leaf.protection.contains(.write) { return }
+        guard let region = regionList.region(containing: address), region.protection.allowsAccess else {
+            throw .notMapped
+        }
+        let fault = PageFault(address: address, access: access, wasPresent: false, fromUser: false)
+        if access == .write && !region.protection.contains(.write) {
+            let forced = region.with(protection: region.protection.union(.write))
+            try Self.check(resolve(fault, in: forced, tlb: tlb))
+            let page = VirtualAddress(address.raw & ~(pageSize - 1))
+            reprotectPages([region.clipped(to: page..<page + pageSize)!], tlb: tlb)
+            return
+        }
+        try Self.check(resolve(fault, in: region, tlb: tlb))
+    }
+
+    private static func check(_ outcome: FaultResolution) throws(VMError) {
+        switch outcome {
+        case .resolved: return
+        case .outOfMemory: throw .outOfMemory
+        case .notMapped, .accessDenied, .beyondEnd: throw .notMapped
         }
     }
 }

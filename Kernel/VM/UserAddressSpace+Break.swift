@@ -18,8 +18,9 @@ extension UserAddressSpace {
     /// Moves the break to `requested` and returns the new break, or returns
     /// the current one unchanged when refused: below `breakStart` (this
     /// includes brk(0), the query), above `userEnd`, before
-    /// `setInitialBreak`, growing into another region, or out of memory.
-    /// Growing maps zeroed read-write pages for [pageUp(old), pageUp(new));
+    /// `setInitialBreak`, or growing into another region.
+    /// Growing adds read-write heap for [pageUp(old), pageUp(new)), filled
+    /// with zeroed pages on demand;
     /// shrinking unmaps [pageUp(new), pageUp(old)) (whatever is mapped
     /// there), so pages grown again read as zero. Linux also keeps a guard
     /// gap before the next region and an RLIMIT_DATA limit; neither here.
@@ -32,11 +33,6 @@ extension UserAddressSpace {
         if newTop > oldTop {
             let growth = oldTop..<newTop
             guard regionList.isFree(growth) else { return breakEnd }
-            do {
-                try populate(growth, .readWrite, tlb: tlb)
-            } catch {
-                return breakEnd
-            }
             regionList.insert(Region(range: growth, protection: .readWrite, kind: .heap))
         } else if newTop < oldTop {
             removeMappings(newTop..<oldTop, tlb: tlb)

@@ -1,35 +1,75 @@
-// fork: a copy of the address space for a child process (Linux
-// kernel/fork.c dup_mmap). Today every page is copied eagerly into a fresh
-// frame; the VM work replaces this with copy-on-write (share the frames,
-// write-protect both sides, flushing the parent through `tlb`).
+// fork: a copy-on-write copy of the address space for a child process
+// (Linux kernel/fork.c dup_mmap and mm/memory.c copy_present_pte;
+// Asterinas vmar fork: "Sets mappings in the source page table as
+// read-only to trigger COW, and copies the mappings to the destination
+// page table").
+//
+// - Private regions: every leaf is shared. The parent's leaf loses its
+//   write bit, the frame loses its exclusive mark (PageAnonExclusive), and
+//   the child gets a read-only leaf holding one more reference and one
+//   more map count. The first write on either side faults: a copy, or an
+//   in-place reuse once the other side has gone.
+// - Shared regions: no leaf is copied; the child faults its pages in from
+//   the object (Linux does not copy shared PTEs either).
+// - The parent owes one batched TLB flush (its write-protected leaves);
+//   the child owes nothing (its leaves are new, and it is not loaded).
 
 extension UserAddressSpace {
     /// A new space sharing `kernel`'s half, with the same regions and break
-    /// as this one and a private copy of every resident page.
-    /// `tlb` is that of the CPU on which this space is loaded: copy-on-write
-    /// will write-protect this space through it. While the copy is eager
-    /// this space does not change; only the child's edits use it, and those
-    /// owe no invalidation (new entries only; the child is not loaded).
-    /// Throws `.outOfMemory` having torn the partial child down completely
-    /// (every frame it got is released).
-    public func fork<TLB: TLBControl>(kernel: borrowing PageTable<Memory, Frames>,
-                                      tlb: TLB) throws(VMError) -> UserAddressSpace<Memory, Frames> {
+    /// as this one and every private page shared copy-on-write.
+    /// `tlb` is that of the CPU on which this space is loaded.
+    /// Throws `.outOfMemory` (no page-table page for the child) having torn
+    /// the partial child down completely. This space then keeps its pages;
+    /// some leaves may have lost their write bit, which only costs a
+    /// reuse fault (each frame is back to one reference).
+    public mutating func fork<TLB: TLBControl>(kernel: borrowing PageTable<Memory, Frames>,
+                                               tlb: TLB) throws(VMError) -> UserAddressSpace<Memory, Frames> {
         var child = try UserAddressSpace(sharingKernelHalfOf: kernel)
-        let memory = table.memory
-        for region in regions where region.protection.allowsAccess {
+        let frames = table.frames
+        let zero = frames.zeroFrame
+        let regions = self.regions
+        var failure: PagingError? = nil
+        var shared = 0
+        if let first = regions.first, let last = regions.last {
+            let span = first.start..<last.end
             do {
-                try child.populate(region.range, region.protection, tlb: tlb) { page, destination in
-                    guard let source = table.translate(page) else { return }
-                    destination.copyMemory(from: memory.pointer(to: source), byteCount: Int(pageSize))
+                try child.table.edit(span, flushingWith: tlb) { (childCursor) throws(PagingError) in
+                    try table.edit(span, flushingWith: tlb) { (cursor) throws(PagingError) in
+                        for region in regions where region.backing.isPrivate && region.protection.allowsAccess {
+                            try cursor.jump(to: region.start)
+                            try cursor.updateLeaves(length: region.end.raw - region.start.raw) { address, entry in
+                                let frame = entry.address(at: .pageTable)
+                                guard failure == nil else { return entry }
+                                do throws(PagingError) {
+                                    try childCursor.jump(to: address)
+                                    try childCursor.map(frames.shareFrame(at: frame),
+                                                        PageProtection(leaf: entry).subtracting(.write))
+                                } catch {
+                                    failure = error
+                                    return entry
+                                }
+                                shared += 1
+                                if frame != zero {
+                                    frames.setFlags(frames.flags(of: frame).subtracting(.anonExclusive), of: frame)
+                                }
+                                return entry.with(PageProtection(leaf: entry).subtracting(.write))
+                            }
+                        }
+                    }
                 }
             } catch {
-                child.tearDown()
-                throw error
+                failure = error
             }
         }
+        if failure != nil {
+            child.tearDown()
+            throw .outOfMemory
+        }
+        child.residentPages = shared
         child.regionList = regionList
         child.breakStart = breakStart
         child.breakEnd = breakEnd
+        noteTouched(Self.userStart..<Self.userEnd)
         return child
     }
 }

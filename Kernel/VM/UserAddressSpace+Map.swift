@@ -1,7 +1,7 @@
 // mmap: adding a region (Linux mm/mmap.c do_mmap, get_unmapped_area).
 
 /// What to map: the arguments of mmap that matter to the address space.
-public struct MapRequest: Equatable {
+public struct MapRequest {
     /// With `fixed`, where the region must start; otherwise a hint, or nil.
     public var address: VirtualAddress?
     /// Bytes; rounded up to whole pages. Zero is invalid.
@@ -10,29 +10,34 @@ public struct MapRequest: Equatable {
     public var kind: RegionKind
     /// MAP_FIXED: map exactly at `address`, replacing what is there.
     public var fixed: Bool
+    /// Where the pages come from, and the backing's page index of the
+    /// first page (nil: the default for private anonymous memory).
+    public var backing: RegionBacking
+    public var pageOffset: UInt64?
 
     public init(address: VirtualAddress? = nil, length: UInt64, protection: VMProtection,
-                kind: RegionKind = .anonymous, fixed: Bool = false) {
+                kind: RegionKind = .anonymous, fixed: Bool = false,
+                backing: RegionBacking = .privateAnonymous, pageOffset: UInt64? = nil) {
         self.address = address
         self.length = length
         self.protection = protection
         self.kind = kind
         self.fixed = fixed
+        self.backing = backing
+        self.pageOffset = pageOffset
     }
 }
 
 extension UserAddressSpace {
-    /// Adds a region of `request.length` bytes (rounded up to pages) and
-    /// populates it with zeroed frames (unless PROT_NONE); returns its start.
+    /// Adds a region of `request.length` bytes (rounded up to pages);
+    /// returns its start. No page is touched: the fault path fills them.
     /// - fixed: `address` must be given and page aligned, and the range lie
     ///   in [userStart, userEnd), else `.invalidArgument`. Whatever was
-    ///   mapped there is unmapped first; if populating then runs out of
-    ///   memory the old mapping stays gone (as in Linux).
+    ///   mapped there is unmapped first.
     /// - otherwise: the hint (rounded up to a page) if the range there is
     ///   free and inside user space, else the highest free range below
     ///   `mmapTop`; `.noSpace` if there is none.
-    /// Throws `.invalidArgument` for a zero length, `.outOfMemory` with the
-    /// regions and tables as before (apart from a fixed range's old mapping).
+    /// Throws `.invalidArgument` for a zero length; nothing changes then.
     public mutating func map<TLB: TLBControl>(_ request: MapRequest, tlb: TLB) throws(VMError) -> VirtualAddress {
         guard request.length > 0 else { throw .invalidArgument }
         guard let length = Self.pageAlignedUp(request.length) else {
@@ -42,8 +47,8 @@ extension UserAddressSpace {
                                   : try freeStart(hint: request.address, length: length)
         let range = start..<start + length
         if request.fixed { removeMappings(range, tlb: tlb) }
-        if request.protection.allowsAccess { try populate(range, request.protection, tlb: tlb) }
-        regionList.insert(Region(range: range, protection: request.protection, kind: request.kind))
+        regionList.insert(Region(range: range, protection: request.protection, kind: request.kind,
+                                 backing: request.backing, pageOffset: request.pageOffset))
         return start
     }
 

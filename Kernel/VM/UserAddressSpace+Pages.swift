@@ -1,49 +1,13 @@
-// The page-level steps the operations are built from: each changes the page
-// table (the cache of the regions, invariant 2 in UserAddressSpace.swift)
-// through one `table.edit`, flushed with the caller's TLB, and keeps
-// `residentPages` exact. Only `populate` can fail (out of memory), and then
-// changes nothing; unmap and protect never allocate, so any page-table error
-// there means a broken contract and traps.
+// The page-level steps the region operations are built from: each changes
+// the page table (the cache of the regions, invariant 2 in
+// UserAddressSpace.swift) through one `table.edit`, flushed with the
+// caller's TLB, and keeps `residentPages` exact. Neither allocates, so any
+// page-table error here means a broken contract and traps. Leaves are
+// created only by the fault path (UserAddressSpace+Fault.swift).
 
 extension UserAddressSpace {
-    /// Maps every page of `range` to a fresh frame with `protection`; `fill`
-    /// may write a page's contents first (frames come zeroed).
-    /// Throws `.outOfMemory` (no frame or page-table page) having unmapped
-    /// and released everything it mapped.
-    /// Contract: `range` is page aligned, inside user space, has no leaf;
-    /// `protection.allowsAccess`.
-    mutating func populate<TLB: TLBControl>(
-        _ range: Range<VirtualAddress>, _ protection: VMProtection, tlb: TLB,
-        fill: (_ page: VirtualAddress, _ destination: UnsafeMutableRawPointer) -> Void = { _, _ in }
-    ) throws(VMError) {
-        guard !range.isEmpty else { return }
-        let frames = table.frames, memory = table.memory
-        let pageProtection = protection.pageProtection
-        var mappedBytes: UInt64 = 0
-        do {
-            try table.edit(range, flushingWith: tlb) { (cursor) throws(PagingError) in
-                do throws(PagingError) {
-                    while mappedBytes < range.upperBound.raw - range.lowerBound.raw {
-                        guard let frame = frames.allocateFrame(kind: .user) else { throw .outOfMemory }
-                        fill(range.lowerBound + mappedBytes, memory.pointer(to: frame.address))
-                        try cursor.map(frame, pageProtection)
-                        mappedBytes += pageSize
-                    }
-                } catch {
-                    if mappedBytes > 0 {
-                        try cursor.jump(to: range.lowerBound)
-                        try cursor.unmap(length: mappedBytes) { frames.releaseFrame($0) }
-                    }
-                    throw error
-                }
-            }
-        } catch {
-            throw Self.vmError(error)
-        }
-        residentPages += Int(mappedBytes / pageSize)
-    }
-
-    /// Unmaps every page of `range` and releases its frame. Holes are fine.
+    /// Unmaps every page of `range` and drops its frame reference (after
+    /// its map count, inside the cursor). Holes are fine (Linux zap_page_range).
     /// Contract: `range` is page aligned and inside user space.
     mutating func discardPages<TLB: TLBControl>(_ range: Range<VirtualAddress>, tlb: TLB) {
         guard !range.isEmpty else { return }
@@ -57,32 +21,46 @@ extension UserAddressSpace {
                 }
             }
         } catch {
-            fatalError("user address space: page-table contract broken")
+            Self.contractBroken()
         }
         residentPages -= released
+        noteTouched(range)
     }
 
-    /// Gives every mapped page of `range` the protection `protection`.
-    /// Contract: `range` is page aligned and inside user space;
-    /// `protection.allowsAccess`.
-    mutating func reprotectPages<TLB: TLBControl>(_ range: Range<VirtualAddress>, _ protection: VMProtection,
-                                                  tlb: TLB) {
-        guard !range.isEmpty else { return }
-        let pageProtection = protection.pageProtection
+    /// Gives every leaf of each piece the piece's protection, except that a
+    /// leaf of a private piece stays read-only unless it maps a frame this
+    /// leaf alone holds (Linux can_change_pte_writable): a shared
+    /// copy-on-write page, or the zero page, must still fault on write.
+    /// Contract: the pieces are page aligned, in user space, in address
+    /// order, and each `protection.allowsAccess`.
+    mutating func reprotectPages<TLB: TLBControl>(_ pieces: [Region], tlb: TLB) {
+        guard let first = pieces.first, let last = pieces.last else { return }
+        let frames = table.frames
+        let zero = frames.zeroFrame
         do {
-            try table.edit(range, flushingWith: tlb) { (cursor) throws(PagingError) in
-                try cursor.protect(length: range.upperBound.raw - range.lowerBound.raw, pageProtection)
+            try table.edit(first.start..<last.end, flushingWith: tlb) { (cursor) throws(PagingError) in
+                for piece in pieces {
+                    let full = piece.protection.pageProtection
+                    var readOnly = full
+                    readOnly.remove(.write)
+                    let isPrivate = piece.backing.isPrivate
+                    try cursor.jump(to: piece.start)
+                    try cursor.updateLeaves(length: piece.end.raw - piece.start.raw) { _, entry in
+                        let frame = entry.address(at: .pageTable)
+                        let exclusive = frame != zero && frames.flags(of: frame).contains(.anonExclusive)
+                        return entry.with(!isPrivate || exclusive ? full : readOnly)
+                    }
+                }
             }
         } catch {
-            fatalError("user address space: page-table contract broken")
+            Self.contractBroken()
         }
+        noteTouched(first.start..<last.end)
     }
 
-    /// The VMError for a page-table error. Only `.outOfMemory` can happen:
-    /// any other means this code broke a contract (ranges are validated
-    /// before, and user spaces have no large pages), so it traps.
-    static func vmError(_ error: PagingError) -> VMError {
-        guard error == .outOfMemory else { fatalError("user address space: page-table contract broken") }
-        return .outOfMemory
+    /// Traps: ranges are validated before the page-level steps, user spaces
+    /// have no large pages, and these steps never allocate.
+    static func contractBroken() -> Never {
+        fatalError("user address space: page-table contract broken")
     }
 }

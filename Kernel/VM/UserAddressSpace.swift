@@ -10,44 +10,57 @@
 // Invariants (kept by every public operation, on success and on failure):
 // 1. `regions` is sorted by address, its ranges are disjoint, non-empty,
 //    page aligned, inside [userStart, userEnd), and no two neighbours could
-//    be merged (Region.canMerge: adjacent anonymous or heap regions with the
-//    same protection are one region, as Linux's vma_merge makes them).
-//    RegionList.swift enforces this.
-// 2. Regions are the truth, the page table is a cache of them. Today the
-//    cache is complete: every page of a region whose protection allows
-//    access has exactly one 4 KiB user leaf with the region's
-//    `pageProtection`, owning a frame mapped nowhere else; there are no
-//    other leaves in the owned slots. (Demand paging will weaken "exactly
-//    one" to "at most one"; copy-on-write will let frames be shared.)
-// 3. `residentPages` is the number of those leaves.
-// 4. `breakStart <= breakEnd`; both are 0 until `setInitialBreak`.
-// 5. The table owns PML4 slots 0..<255 only; the kernel half is shared by
+//    be merged (Region.canMerge: adjacent mergeable regions with the same
+//    backing, contiguous page offsets and the same protection are one
+//    region, as Linux's vma_merge makes them). RegionList.swift enforces it.
+// 2. Regions are the truth, the page table is a cache of them, filled on
+//    demand by the fault path (UserAddressSpace+Fault.swift), the only code
+//    that creates user leaves. Every leaf is a 4 KiB user leaf inside a
+//    region whose protection allows what the leaf allows; there are no
+//    other leaves in the owned slots. PROT_NONE regions have no leaves.
+// 3. Every leaf owns one frame reference and one map count (the page-table
+//    cursor pairs them, see FrameProvider). A writable leaf of a private
+//    region maps a frame marked anonExclusive that no other leaf maps. A
+//    read-only leaf of a writable private region is copy-on-write: the
+//    zero page, or a frame fork shared, or one fork shared and whose other
+//    sharers have gone (reused in place at the next write).
+// 4. `residentPages` is the number of leaves (zero-page leaves included).
+// 5. `breakStart <= breakEnd`; both are 0 until `setInitialBreak`.
+// 6. The table owns PML4 slots 0..<255 only; the kernel half is shared by
 //    reference and never freed here.
-// 6. Every page-table change goes through `table.edit(_:flushingWith:)`
+// 7. Every page-table change goes through `table.edit(_:flushingWith:)`
 //    with the caller's TLB, so the CPU that has this space loaded never
 //    keeps a stale translation. For a space that is not loaded the
 //    invalidations are harmless.
-// Callers serialise operations on one space (one lock per process).
+// VMInvariantChecker.swift checks 2-4 and the frame counts across spaces.
+//
+// Locking: callers serialise operations on one space (one lock per
+// process, today: one CPU with interrupts off in the kernel). The fault
+// path runs with interrupts off and never blocks; it reads the regions and
+// changes only the page table (Linux: mmap read lock + page-table lock).
 //
 // Linux behaviour followed: mmap (mm/mmap.c do_mmap, MAP_FIXED replacing
 // old mappings, the hint, top-down search as unmapped_area_topdown), munmap
 // (holes are not an error, regions split), mprotect (mm/mprotect.c: ENOMEM
-// if any page is unmapped, checked before any change; split and merge), brk
-// (returns the new break, or the old one on failure; shrinking unmaps, so
-// re-grown pages read as zero).
+// if any page is unmapped, checked before any change; split and merge;
+// never making a shared copy-on-write page writable, can_change_pte_writable),
+// brk (returns the new break, or the old one on failure; shrinking unmaps,
+// so re-grown pages read as zero), fork (kernel/fork.c dup_mmap and
+// copy_present_pte: private pages shared read-only, shared regions not
+// copied), faults (mm/memory.c, see UserAddressSpace+Fault.swift).
 //
-// Known deviations (until demand paging lands):
-// - Every page is populated eagerly with a zeroed frame at map time.
-// - PROT_NONE pages have no page-table entry and no frame: x86-64 has no
-//   present-but-inaccessible user page (clearing U/S would leave it open to
-//   the kernel, against SMAP's intent). So mprotect(PROT_NONE) DISCARDS the
-//   contents, and raising the protection again gives zero-filled pages.
-//   Linux keeps the contents.
+// Known deviations:
+// - PROT_NONE pages have no page-table entry and no frame: mprotect(PROT_NONE)
+//   DISCARDS the contents, and raising the protection again gives zero-filled
+//   pages. Linux keeps the contents (_PAGE_PROTNONE); issue [5] parks them.
 // - `map` refuses a MAP_FIXED range outside [userStart, userEnd) with
 //   invalidArgument; the mmap syscall checks first and returns Linux's
 //   ENOMEM above TASK_SIZE and EPERM below mmap_min_addr.
 // - Image regions are never merged (Linux merges file VMAs with contiguous
 //   offsets), so mprotect back and forth can leave an image split.
+// - No memory accounting (overcommit is unlimited, as with MAP_NORESERVE):
+//   a fault that finds no frame kills the faulting task (Linux runs the
+//   OOM killer, which may pick another).
 
 /// The fixed layout of every user address space (non-generic, so that
 /// kernel code can name it without the space's type parameters).
@@ -80,8 +93,11 @@ public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~
     public internal(set) var breakStart = VirtualAddress(0)
     /// The program break: what brk(0) returns.
     public internal(set) var breakEnd = VirtualAddress(0)
-    /// The number of mapped pages (invariant 3).
+    /// The number of leaves (invariant 4).
     public internal(set) var residentPages = 0
+    /// The pages changed since the last `takeTouched()`: the range the
+    /// invariant checker re-examines after a syscall or fault.
+    public internal(set) var touched: Range<VirtualAddress>? = nil
 
     /// The regions, sorted by address.
     public var regions: [Region] { regionList.regions }
@@ -103,6 +119,22 @@ public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~
         } catch {
             throw .outOfMemory
         }
+    }
+
+    /// Adds `range` to the pages changed since the last check.
+    mutating func noteTouched(_ range: Range<VirtualAddress>) {
+        guard !range.isEmpty else { return }
+        if let old = touched {
+            touched = Swift.min(old.lowerBound, range.lowerBound)..<Swift.max(old.upperBound, range.upperBound)
+        } else {
+            touched = range
+        }
+    }
+
+    /// The pages changed since the last call, and forgets them.
+    public mutating func takeTouched() -> Range<VirtualAddress>? {
+        defer { touched = nil }
+        return touched
     }
 
     /// `value` rounded up to a page boundary, or nil if that overflows.

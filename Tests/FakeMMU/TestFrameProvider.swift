@@ -1,18 +1,25 @@
-// TestFrameProvider: a FrameProvider over SimulatedPhysicalMemory for host
-// tests, which counts frames and fails allocations on demand.
+// TestFrameProvider: the kernel's own FrameAllocator over simulated RAM,
+// behind a wrapper that counts frames and fails allocations on demand.
 //
-// Design: a stack of free frame addresses (lowest address handed out
-// first, so runs are deterministic) and a table of the frames handed out
-// with their kind. Releasing a frame that is not out traps (double free or
-// a frame that never came from here). `failAllocation(number:)` makes the
-// n-th next allocation attempt return nil, once, so a test can walk a
-// failure through every allocation an operation makes.
+// Design: the reference counts, map counts, flags and reverse-map fields
+// are the real allocator's (one source of truth for the VM tests and the
+// kernel); the wrapper only adds bookkeeping tests ask about (which frames
+// are out, of which kind) and failure injection. Any misuse the allocator
+// reports (double free, releasing a mapped frame, count underflow) traps,
+// so a test cannot pass over a counting bug. `failAllocation(number:)`
+// makes the n-th next allocation attempt return nil, once, so a test can
+// walk a failure through every allocation an operation makes.
+//
+// The allocator's own per-frame table sits just below `firstFrame`, so
+// exactly the frames [firstFrame, firstFrame + frameCount pages) are
+// handed out. The shared zero frame is allocated at construction and
+// counts as allocated (tests compare against a baseline taken after).
 
 import KernelCore
 
 public final class TestFrameProvider: FrameProvider {
     public let memory: SimulatedPhysicalMemory
-    private var freeFrames: [UInt64]
+    public let allocator: FrameAllocator<SimulatedPhysicalMemory>
     private var allocated: [UInt64: FrameKind] = [:]
     /// Attempts (successful or not) since creation.
     public private(set) var allocationAttempts = 0
@@ -22,14 +29,30 @@ public final class TestFrameProvider: FrameProvider {
 
     /// Hands out the frames of [firstFrame, firstFrame + frameCount pages) of `memory`.
     public init(memory: SimulatedPhysicalMemory, firstFrame: PhysicalAddress, frameCount: Int) {
-        precondition(firstFrame.isPageAligned && firstFrame.raw + UInt64(frameCount) * pageSize <= memory.size)
+        let end = firstFrame.raw + UInt64(frameCount) * pageSize
+        precondition(firstFrame.isPageAligned && end <= memory.size)
+        let tableBytes = (end / pageSize) * 32
+        let tablePages = (tableBytes + pageSize - 1) / pageSize
+        precondition(firstFrame.raw >= tablePages * pageSize, "no room for the frame table below firstFrame")
+        let tableStart = firstFrame.raw - tablePages * pageSize
         self.memory = memory
-        freeFrames = (0..<frameCount).reversed().map { firstFrame.raw + UInt64($0) * pageSize }
+        do {
+            allocator = try FrameAllocator(memory: memory,
+                                           regions: [MemoryRegion(start: tableStart, end: end, kind: .usable)],
+                                           reserved: [], lowestAllocatable: tableStart)
+        } catch {
+            fatalError("simulated frame allocator: \(error)")
+        }
+        precondition(allocator.metadataRange == tableStart..<firstFrame.raw)
+        allocator.violationHandler = { violation in
+            fatalError("frame allocator violation: \(violation.operation) \(violation.problem) at \(violation.address.raw)")
+        }
+        allocated[allocator.zeroFrame.raw] = .user
     }
 
     /// Frames available.
-    public var freeFrameCount: Int { freeFrames.count }
-    /// Frames handed out and not released.
+    public var freeFrameCount: Int { allocator.statistics.freeFrames }
+    /// Frames handed out and not released (the zero frame included).
     public var allocatedFrameCount: Int { allocated.count }
     /// Frames of `kind` handed out and not released.
     public func allocatedFrameCount(of kind: FrameKind) -> Int { allocated.values.filter { $0 == kind }.count }
@@ -46,17 +69,29 @@ public final class TestFrameProvider: FrameProvider {
         allocationAttempts += 1
         if failAllAllocations { return nil }
         if failingAttempt == allocationAttempts { failingAttempt = nil; return nil }
-        guard let address = freeFrames.popLast() else { return nil }
-        allocated[address] = kind
-        memory.pointer(to: PhysicalAddress(address)).initializeMemory(as: UInt8.self, repeating: 0,
-                                                                      count: Int(pageSize))
-        return OwnedFrame(adopting: PhysicalAddress(address))
+        guard let frame = allocator.allocateFrame(kind: kind) else { return nil }
+        allocated[frame.address.raw] = kind
+        return frame
     }
 
     public func releaseFrame(_ frame: consuming OwnedFrame) {
-        let address = frame.intoRaw().raw
-        precondition(allocated.removeValue(forKey: address) != nil,
-                     "release of frame \(address) which is not allocated (double free?)")
-        freeFrames.append(address)
+        let address = frame.intoRaw()
+        precondition(allocated[address.raw] != nil, "release of frame \(address.raw) which is not allocated (double free?)")
+        if allocator.release(address) { allocated[address.raw] = nil }
     }
+
+    public func shareFrame(at address: PhysicalAddress) -> OwnedFrame { allocator.shareFrame(at: address) }
+    public func referenceCount(of address: PhysicalAddress) -> UInt32 { allocator.referenceCount(of: address) }
+    public func mapCount(of address: PhysicalAddress) -> UInt32 { allocator.mapCount(of: address) }
+    public func incrementMapCount(_ address: PhysicalAddress) { allocator.incrementMapCount(address) }
+    public func decrementMapCount(_ address: PhysicalAddress) { allocator.decrementMapCount(address) }
+    public func flags(of address: PhysicalAddress) -> FrameFlags { allocator.flags(of: address) }
+    public func setFlags(_ flags: FrameFlags, of address: PhysicalAddress) { allocator.setFlags(flags, of: address) }
+    public func reverseMapping(of address: PhysicalAddress) -> (owner: UInt64, index: UInt64) {
+        allocator.reverseMapping(of: address)
+    }
+    public func setReverseMapping(of address: PhysicalAddress, owner: UInt64, index: UInt64) {
+        allocator.setReverseMapping(of: address, owner: owner, index: index)
+    }
+    public var zeroFrame: PhysicalAddress { allocator.zeroFrame }
 }

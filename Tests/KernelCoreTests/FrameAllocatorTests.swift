@@ -179,15 +179,20 @@ final class FrameFixture {
         let f = try FrameFixture(size: 16 * MiB)
         let a = try f.allocate(.user)
         #expect(f.allocator.mapCount(of: a) == 0)
+        f.allocator.retain(a)               // each leaf holds its own reference
         f.allocator.incrementMapCount(a)
         f.allocator.incrementMapCount(a)
         #expect(f.allocator.mapCount(of: a) == 2)
+        f.allocator.incrementMapCount(a)    // a third map count with two references
+        #expect(f.violations == [FrameViolation(.incrementMapCount, .countOverflow, a)])
+        #expect(f.allocator.mapCount(of: a) == 2)
         f.allocator.decrementMapCount(a)
         #expect(f.allocator.mapCount(of: a) == 1)
+        #expect(f.allocator.release(a) == false)   // 2 -> 1 reference: not freed
         // The last reference cannot go while a page table still maps the frame.
         let stats = f.stats
         #expect(f.allocator.release(a) == false)
-        #expect(f.violations == [FrameViolation(.release, .frameStillMapped, a)])
+        #expect(f.violations.last == FrameViolation(.release, .frameStillMapped, a))
         #expect(f.allocator.referenceCount(of: a) == 1)
         #expect(f.stats == stats)
         f.allocator.decrementMapCount(a)
@@ -198,7 +203,19 @@ final class FrameFixture {
         f.allocator.incrementMapCount(a)  // of a free frame
         #expect(f.violations.last == FrameViolation(.incrementMapCount, .frameIsFree, a))
         #expect(f.allocator.mapCount(of: a) == 0)
-        #expect(f.allocator.violationCount == 3)
+        #expect(f.allocator.violationCount == 4)
+        f.checkInvariants()
+    }
+
+    @Test func aHundredThousandMappingsOfOneFrameFitTheCounts() throws {
+        let f = try FrameFixture(size: 16 * MiB)
+        let a = try f.allocate(.user)
+        for _ in 0..<100_000 { f.allocator.retain(a); f.allocator.incrementMapCount(a) }
+        #expect(f.allocator.referenceCount(of: a) == 100_001)
+        #expect(f.allocator.mapCount(of: a) == 100_000)
+        for _ in 0..<100_000 { f.allocator.decrementMapCount(a); f.allocator.release(a) }
+        #expect(f.allocator.release(a) == true)
+        #expect(f.violations.isEmpty)
         f.checkInvariants()
     }
 

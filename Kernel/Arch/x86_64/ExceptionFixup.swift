@@ -39,6 +39,18 @@ enum ExceptionFixup {
         return false
     }
 
+    /// True if the instruction at `rip` has an exception-table entry (a
+    /// user copy), so a fault there is an expected one.
+    static func hasEntry(for rip: UInt64) -> Bool {
+        var entry = hal_extable_start()!
+        let end = hal_extable_end()!
+        while entry < end {
+            if entry[0] == rip { return true }
+            entry += 2
+        }
+        return false
+    }
+
     private static func record(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) {
         let f = frame.pointee
         let isPageFault = f.vector == UInt64(ExceptionVector.pageFault.rawValue)

@@ -42,13 +42,3 @@ enum ExceptionVector: Int {
     }
 }
 
-/// The #PF error code bits (Intel SDM vol. 3, 4.7).
-struct PageFaultErrorCode: OptionSet {
-    let rawValue: UInt64
-    static let present = PageFaultErrorCode(rawValue: 1 << 0)
-    static let write = PageFaultErrorCode(rawValue: 1 << 1)
-    static let user = PageFaultErrorCode(rawValue: 1 << 2)
-    static let reservedBit = PageFaultErrorCode(rawValue: 1 << 3)
-    static let instructionFetch = PageFaultErrorCode(rawValue: 1 << 4)
-    static let protectionKey = PageFaultErrorCode(rawValue: 1 << 5)
-}

@@ -4,6 +4,9 @@ import HAL
 //
 // Returns the frame to resume: the one passed in, unless the scheduler
 // switched to another task.
+//   - A page fault is first resolved through the current address space
+//     (PageFaultEntry.swift): demand paging, copy-on-write, also for the
+//     kernel's user copies. Only an unresolvable one goes on below.
 //   - An exception the task raised in ring 3 kills only that task
 //     (Lifecycle.killForFault); NMI and machine check are not the task's.
 //   - An exception in the kernel resumes at its exception-table fixup
@@ -20,10 +23,17 @@ func interruptDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> Un
         return frame
     }
     if vector < ExceptionVector.count {
+        let isPageFault = vector == ExceptionVector.pageFault.rawValue
         if fromUser {
             Scheduler.recordSavedFrame(frame)
-            return Lifecycle.killForFault(frame)
+            var resolution: FaultResolution? = nil
+            if isPageFault {
+                resolution = PageFaultEntry.resolve(PageFaultEntry.fault(of: frame))
+                if resolution?.isResolved == true { return frame }
+            }
+            return Lifecycle.killForFault(frame, resolution: resolution)
         }
+        if isPageFault && PageFaultEntry.resolveKernelAccess(frame) { return frame }
         if ExceptionFixup.recover(frame) { return frame }
         Panic.exception(frame)
     }

@@ -108,6 +108,16 @@ public struct PageTable<Memory: PhysicalMemory, Frames: FrameProvider>: ~Copyabl
         return tree.mapping(LinearAddress.linear(address))
     }
 
+    /// Calls `body(address, entry)` for every present leaf in `range`, in
+    /// address order, without changing anything (the invariant checker,
+    /// reports). Contract: `range` is page aligned and canonical.
+    public func forEachLeaf(in range: Range<VirtualAddress>, _ body: (VirtualAddress, PageTableEntry) -> Void) {
+        guard !range.isEmpty else { return }
+        let start = LinearAddress.linear(range.lowerBound)
+        let end = LinearAddress.linear(VirtualAddress(range.upperBound.raw - 1)) + 1
+        tree.visitLeaves(root, .pml4, 0, start, end, body)
+    }
+
     /// The physical address `address` translates to, offset within a large
     /// page included, or nil if it is not mapped.
     public func translate(_ address: VirtualAddress) -> PhysicalAddress? {

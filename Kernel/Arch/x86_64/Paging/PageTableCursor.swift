@@ -68,7 +68,8 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
     // MARK: Map
 
     /// Maps the 4 KiB page at `position` to `frame` (the page-table entry now
-    /// owns that reference; unmap or teardown hands it back) and advances.
+    /// owns that reference, and the frame's map count goes up by one; unmap
+    /// or teardown undoes both) and advances.
     /// The reference is consumed in every case: on failure it is released to
     /// the table's FrameProvider. Throws `.alreadyMapped`, `.outOfMemory`,
     /// `.outsideCursorRange`, `.unsupportedProtection`; nothing changes then.
@@ -88,6 +89,7 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
                 throw .alreadyMapped
             }
             tree.setEntry(table, index, PageTableEntry(raw: frame.intoRaw().raw | leafBits | PageTableEntry.present))
+            tree.frames.incrementMapCount(physical)
             linearPosition += pageSize
             return
         }
@@ -98,6 +100,7 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
             throw error
         }
         _ = frame.intoRaw()
+        tree.frames.incrementMapCount(physical)
         let mappedPage = linearPosition - pageSize
         cachedPageTable = tree.findPageTable(mappedPage)
         cachedTableStart = mappedPage & ~(PagingLevel.pageDirectory.entryCoverage - 1)
@@ -167,6 +170,58 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
         tree.protect(tree.root, .pml4, 0, linearPosition, end, protectionBits: protection.entryBits,
                      pending: &pending)
         linearPosition = end
+    }
+
+    // MARK: Leaf by leaf
+
+    /// The present 4 KiB leaf at `position`, or nil (no leaf, or a large page).
+    public func leaf() -> PageTableEntry? {
+        guard let found = tree.findLeaf(linearPosition), found.level == .pageTable else { return nil }
+        return found.entry
+    }
+
+    /// Replaces the owning 4 KiB leaf at `position` with one mapping `frame`
+    /// with `protection` (a copy-on-write break: no table is allocated or
+    /// freed, so it cannot fail for lack of memory) and returns the old
+    /// leaf's reference, its map count already dropped. Does not advance.
+    /// Throws, with nothing changed and `frame` released: `.invalidRange` if
+    /// there is no owning 4 KiB leaf at `position`, `.unsupportedProtection`.
+    public mutating func replace(with frame: consuming OwnedFrame,
+                                 _ protection: PageProtection) throws(PagingError) -> OwnedFrame {
+        guard protection.isRepresentable else { tree.frames.releaseFrame(frame); throw .unsupportedProtection }
+        guard let found = tree.findLeaf(linearPosition), found.level == .pageTable, found.entry.ownsFrame else {
+            tree.frames.releaseFrame(frame)
+            throw .invalidRange
+        }
+        let physical = frame.intoRaw()
+        tree.setEntry(found.table, found.index,
+                      PageTableEntry(raw: physical.raw | protection.entryBits | PageTableEntry.ownsFrame
+                                     | PageTableEntry.present))
+        tree.frames.incrementMapCount(physical)
+        pending.recordChangedLeaf(at: position, wasGlobal: found.entry.isGlobal)
+        let old = found.entry.address(at: .pageTable)
+        tree.frames.decrementMapCount(old)
+        return OwnedFrame(adopting: old)
+    }
+
+    /// Calls `update(address, entry)` for every present 4 KiB leaf in
+    /// [position, position + length) and writes back the entries it changes
+    /// (protection bits only), owing their invalidation; then advances.
+    /// Throws `.splitsLargePage`, `.misaligned`, `.outsideCursorRange`;
+    /// nothing changes then.
+    public mutating func updateLeaves(length: UInt64,
+                                      _ update: (VirtualAddress, PageTableEntry) -> PageTableEntry) throws(PagingError) {
+        let end = try operationEnd(length: length, alignment: pageSize)
+        try tree.checkNoLargePageStraddles(linearPosition)
+        try tree.checkNoLargePageStraddles(end)
+        tree.updateLeaves(tree.root, .pml4, 0, linearPosition, end, pending: &pending, update)
+        linearPosition = end
+    }
+
+    /// Owes an invalidation of the page at `position` without changing
+    /// anything (a spurious fault on a stale translation).
+    public mutating func invalidateStale() {
+        pending.recordChangedLeaf(at: position, wasGlobal: false)
     }
 
     // MARK: Finish

@@ -10,8 +10,10 @@
 //   of pinned PML4 slots (the kernel half, shared by reference into every
 //   user space, so it must outlive its last mapping): unmap frees a table
 //   as soon as its last entry goes, and unlinks it from its parent.
-// - A 4 KiB leaf with `ownsFrame` holds one frame reference; unmap and
-//   teardown turn it back into an OwnedFrame handed to the caller.
+// - A 4 KiB leaf with `ownsFrame` holds one frame reference and one map
+//   count; unmap and teardown drop the map count, then turn the reference
+//   back into an OwnedFrame handed to the caller (Linux's order: the
+//   reference outlives the mapping).
 // - Nothing is ever split: callers check with `checkNoLargePageStraddles`
 //   before unmap/protect, so a leaf met by those walks lies wholly inside
 //   the range.
@@ -202,7 +204,7 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
                 setEntry(table, index, .empty)
                 changed = true
                 pending.recordChangedLeaf(at: LinearAddress.canonical(entryStart), wasGlobal: found.isGlobal)
-                if found.ownsFrame { release(OwnedFrame(adopting: found.address(at: level))) }
+                if found.ownsFrame { releaseLeafReference(found.address(at: level), release) }
                 continue
             }
             let child = found.address(at: level)
@@ -245,6 +247,61 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
         }
     }
 
+    // MARK: Leaf-by-leaf updates
+
+    /// Calls `visit` for every present leaf in [start, end), in order.
+    func visitLeaves(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
+                     _ start: UInt64, _ end: UInt64, _ visit: (VirtualAddress, PageTableEntry) -> Void) {
+        for index in Self.indices(level, start, end) {
+            let found = entry(table, index)
+            if !found.isPresent { continue }
+            let entryStart = base + UInt64(index) * level.entryCoverage
+            if found.isLeaf(at: level) {
+                visit(LinearAddress.canonical(entryStart), found)
+                continue
+            }
+            visitLeaves(found.address(at: level), level.next!, entryStart, max(start, entryStart),
+                        min(end, entryStart + level.entryCoverage), visit)
+        }
+    }
+
+    /// Calls `update(address, entry)` for every present 4 KiB leaf in
+    /// [start, end) in address order and writes back what it returns when
+    /// that differs, recording the invalidation. `update` may change only
+    /// protection and software bits, never the address or `ownsFrame`.
+    /// Contract: no large leaf lies in the range.
+    func updateLeaves(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
+                      _ start: UInt64, _ end: UInt64, pending: inout PendingFlush,
+                      _ update: (VirtualAddress, PageTableEntry) -> PageTableEntry) {
+        for index in Self.indices(level, start, end) {
+            let found = entry(table, index)
+            if !found.isPresent { continue }
+            let entryStart = base + UInt64(index) * level.entryCoverage
+            if level == .pageTable {
+                let address = LinearAddress.canonical(entryStart)
+                let updated = update(address, found)
+                precondition(updated.address(at: .pageTable) == found.address(at: .pageTable)
+                             && updated.ownsFrame == found.ownsFrame && updated.isPresent,
+                             "updateLeaves: an update may only change protection bits")
+                if updated != found {
+                    setEntry(table, index, updated)
+                    pending.recordChangedLeaf(at: address, wasGlobal: found.isGlobal)
+                }
+                continue
+            }
+            precondition(!found.isLeaf(at: level), "updateLeaves: a large page in the range")
+            updateLeaves(found.address(at: level), level.next!, entryStart, max(start, entryStart),
+                         min(end, entryStart + level.entryCoverage), pending: &pending, update)
+        }
+    }
+
+    /// Drops the map count of an owning leaf's frame, then hands its
+    /// reference to `release` (the order of Linux's zap_pte_range).
+    func releaseLeafReference(_ frame: PhysicalAddress, _ release: (consuming OwnedFrame) -> Void) {
+        frames.decrementMapCount(frame)
+        release(OwnedFrame(adopting: frame))
+    }
+
     // MARK: Teardown
 
     /// Frees every table below entry `index`..., handing owned frames to
@@ -257,7 +314,7 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
             let child = entry(table, index)
             if !child.isPresent { continue }
             if child.isLeaf(at: childLevel) {
-                if child.ownsFrame { release(OwnedFrame(adopting: child.address(at: childLevel))) }
+                if child.ownsFrame { releaseLeafReference(child.address(at: childLevel), release) }
             } else {
                 freeSubtree(of: child, at: childLevel, release: release)
             }

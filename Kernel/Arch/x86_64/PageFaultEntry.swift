@@ -1,0 +1,51 @@
+import HAL
+
+// The #PF handler's first step: CR2 and the error code become a portable
+// PageFault, resolved through the current task's address space
+// (Kernel/VM/UserAddressSpace+Fault.swift) before anything else happens.
+//
+// - From ring 3: resolved -> the instruction is retried; otherwise the
+//   task is killed (Lifecycle.killForFault names the mapping).
+// - From the kernel at a user address, at an instruction with an
+//   exception-table fixup (the usercopy `rep movsb`, Boot/usercopy.asm):
+//   resolved like a user fault first (so read(2) into an untouched or COW
+//   buffer works), and only an unresolvable one resumes at the fixup
+//   (-EFAULT). The copy restarts where it stopped: `rep movsb` keeps its
+//   progress in RCX/RSI/RDI.
+// - Any other kernel fault is not the VM's: the caller recovers or panics.
+enum PageFaultEntry {
+    /// Counters of resolved faults by kind and of failures (the monitor's `faults`).
+    nonisolated(unsafe) static var resolvedCounts = [Int](repeating: 0, count: FaultFix.allCases.count)
+    nonisolated(unsafe) static var failedCounts = (segv: 0, bus: 0, oom: 0)
+
+    /// The fault `frame` (vector 14) describes.
+    static func fault(of frame: UnsafeMutablePointer<hal_interrupt_frame>) -> PageFault {
+        PageFault(errorCode: PageFaultErrorCode(rawValue: frame.pointee.error_code),
+                  address: VirtualAddress(hal_read_cr2()))
+    }
+
+    /// Resolves `fault` in the current task's space, or nil if there is no
+    /// user task or the address is not a user address. Counts the outcome
+    /// and runs the invariant checker on what it touched.
+    static func resolve(_ fault: PageFault) -> FaultResolution? {
+        guard fault.address.raw < UserMemoryLayout.userEnd.raw, let task = Scheduler.current,
+              task.space != nil else { return nil }
+        let resolution = task.space!.resolve(fault, tlb: KernelMemory.tlb)
+        switch resolution {
+        case .resolved(let fix):
+            resolvedCounts[fix.rawValue] += 1
+            VMCheck.afterEvent(task)
+        case .notMapped, .accessDenied: failedCounts.segv += 1
+        case .beyondEnd: failedCounts.bus += 1
+        case .outOfMemory: failedCounts.oom += 1
+        }
+        return resolution
+    }
+
+    /// A kernel-mode #PF: true if it was a usercopy fault on a user page
+    /// that the fault path resolved, so the copy can go on.
+    static func resolveKernelAccess(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> Bool {
+        guard ExceptionFixup.hasEntry(for: frame.pointee.rip) else { return false }
+        return resolve(fault(of: frame))?.isResolved ?? false
+    }
+}

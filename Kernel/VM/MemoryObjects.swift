@@ -1,0 +1,75 @@
+// The objects behind non-anonymous regions (Region.backing).
+//
+// SharedMemory is Linux's shmem file behind MAP_SHARED|MAP_ANONYMOUS: a
+// page index -> frame map, filled on demand by the fault path, holding one
+// reference per page. Every region that maps it holds the object (Swift
+// reference counting), so the object and its frames live exactly as long
+// as some mapping does, across fork; its deinit hands the frames back.
+//
+// FileContents is an archive file's bytes (the boot archive is never freed,
+// so the bytes outlive every mapping). It has no page cache yet: a private
+// file mapping copies each page at its first touch.
+//
+// Design: final classes, not protocol existentials (Embedded Swift allows
+// only class-bound existentials, and the region enum is not generic). The
+// frame provider is held as `any FrameProvider` for the same reason: the
+// object must release its frames from deinit, whatever space drops it last.
+
+/// MAP_SHARED|MAP_ANONYMOUS memory: pages shared by every mapping.
+public final class SharedMemory {
+    /// Page index -> frame, for the pages touched so far.
+    public private(set) var pages: [UInt64: PhysicalAddress] = [:]
+    /// Where the frames go back.
+    private let frames: any FrameProvider
+    /// The object's size in pages (mmap's length); faults beyond it are
+    /// SIGBUS, as for a shmem file.
+    public let pageCount: UInt64
+
+    public init(pageCount: UInt64, frames: any FrameProvider) {
+        self.pageCount = pageCount
+        self.frames = frames
+    }
+
+    /// The frame of page `index`, allocated (zeroed) at the first request;
+    /// nil when out of memory. The object keeps its own reference; the
+    /// caller gets none (it shares one for each leaf it installs).
+    /// Contract: index < pageCount.
+    public func page(_ index: UInt64) -> PhysicalAddress? {
+        if let frame = pages[index] { return frame }
+        guard let frame = frames.allocateFrame(kind: .user) else { return nil }
+        let address = frame.intoRaw()
+        frames.setReverseMapping(of: address, owner: identity, index: index)
+        pages[index] = address
+        return address
+    }
+
+    /// The object's identity in the reverse map (FrameInfo.owner).
+    public var identity: UInt64 { UInt64(UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque())) }
+
+    deinit {
+        for (_, frame) in pages { frames.releaseFrame(OwnedFrame(adopting: frame)) }
+    }
+}
+
+/// The bytes of a file that private file mappings copy from.
+public final class FileContents {
+    public let bytes: UnsafeRawBufferPointer
+
+    /// Contract: `bytes` stay valid and unchanged for the object's life.
+    public init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    /// The file's size in pages, the last one partial (Linux: a page that
+    /// starts at or beyond the end of the file gives SIGBUS).
+    public var pageCount: UInt64 { (UInt64(bytes.count) + pageSize - 1) / pageSize }
+
+    /// Copies page `index` of the file into `destination` (4 KiB, already
+    /// zeroed: bytes past the end of the file stay zero).
+    /// Contract: index < pageCount.
+    public func copyPage(_ index: UInt64, to destination: UnsafeMutableRawPointer) {
+        let start = Int(index * pageSize)
+        let count = Swift.min(Int(pageSize), bytes.count - start)
+        // SAFETY: start < bytes.count (index < pageCount) and count bytes
+        // from there lie inside `bytes`; the destination is one frame.
+        destination.copyMemory(from: bytes.baseAddress! + start, byteCount: count)
+    }
+}

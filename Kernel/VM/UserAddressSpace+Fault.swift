@@ -1,0 +1,173 @@
+// The page-fault path: the one place that creates user page-table entries
+// once a region exists (Linux mm/memory.c handle_mm_fault; Asterinas
+// VmMapping::handle_page_fault). The kernel's #PF handler, the kernel's own
+// accesses to user memory (usercopy faults, `write`/`read` for the loader)
+// and the host tests' fake CPU all come here.
+//
+// Steps (the region decides, the page table is only its cache):
+// 1. The region containing the address, or `.notMapped` (SEGV_MAPERR).
+// 2. The region must allow the access (Linux access_error: a write needs
+//    VM_WRITE, an instruction fetch VM_EXEC, a read any of the three), or
+//    `.accessDenied` (SEGV_ACCERR).
+// 3. No leaf yet: fill the page from the backing (do_anonymous_page,
+//    do_shared_fault, do_cow_fault):
+//    - private anonymous, read or execute: the shared zero page, read-only;
+//    - private anonymous, write: a zeroed frame, marked exclusive;
+//    - shared object: the object's page (allocated at its first touch);
+//    - private file: a copy of the file's page, marked exclusive; a page
+//      wholly past the end of the file is `.beyondEnd` (SIGBUS).
+// 4. A read-only leaf in a writable private region, write access (do_wp_page):
+//    - the zero page: replaced by a zeroed frame;
+//    - an exclusive frame, or one whose only reference is this leaf
+//      (wp_can_reuse_anon_folio): reused in place, made writable: nothing
+//      is copied or allocated;
+//    - otherwise: copied into a new exclusive frame that replaces the leaf;
+//      the old reference is dropped after its map count.
+// 5. The leaf already allows the access: the TLB held a stale entry; the
+//    page is invalidated (`.resolved(.spurious)`).
+// Regions never change here; only the page table, the frame counts and
+// `residentPages`.
+
+extension UserAddressSpace {
+    /// Makes the access `fault` describes possible if the regions allow it,
+    /// or says why not. Contract: `tlb` is the TLB of the CPU that has this
+    /// space loaded (or any, if none has: the invalidations are then moot).
+    public mutating func resolve<TLB: TLBControl>(_ fault: PageFault, tlb: TLB) -> FaultResolution {
+        let page = VirtualAddress(fault.address.raw & ~(pageSize - 1))
+        guard page >= Self.userStart, page < Self.userEnd, let region = regionList.region(containing: page) else {
+            return .notMapped
+        }
+        guard Self.allows(region.protection, fault.access) else { return .accessDenied }
+        return resolve(fault, in: region, tlb: tlb)
+    }
+
+    /// Resolves `fault` as `region` (which contains its page and allows its
+    /// access) says; the regions themselves are not consulted.
+    mutating func resolve<TLB: TLBControl>(_ fault: PageFault, in region: Region, tlb: TLB) -> FaultResolution {
+        let page = VirtualAddress(fault.address.raw & ~(pageSize - 1))
+        let frames = table.frames
+        let memory = table.memory
+        var createdLeaf = false
+        let resolution: FaultResolution
+        do {
+            resolution = try table.edit(page..<page + pageSize, flushingWith: tlb) {
+                (cursor) throws(PagingError) -> FaultResolution in
+                guard let leaf = cursor.leaf() else {
+                    let filled = try Self.fill(&cursor, region, page, fault.access, frames, memory: memory)
+                    createdLeaf = filled.isResolved
+                    return filled
+                }
+                if fault.access == .write && !leaf.isWritable {
+                    return try Self.breakCopyOnWrite(&cursor, leaf, region, frames, memory: memory)
+                }
+                cursor.invalidateStale()
+                return .resolved(.spurious)
+            }
+        } catch {
+            return .outOfMemory
+        }
+        if createdLeaf { residentPages += 1 }
+        noteTouched(page..<page + pageSize)
+        return resolution
+    }
+
+    /// True if a region with `protection` allows `access` (Linux access_error).
+    static func allows(_ protection: VMProtection, _ access: MemoryAccess) -> Bool {
+        switch access {
+        case .write: return protection.contains(.write)
+        case .execute: return protection.contains(.execute)
+        case .read: return protection.allowsAccess
+        }
+    }
+
+    /// Installs the first leaf of `page` from the region's backing (step 3).
+    private static func fill(_ cursor: inout PageTableCursor<Memory, Frames>, _ region: Region,
+                             _ page: VirtualAddress, _ access: MemoryAccess, _ frames: Frames,
+                             memory: Memory) throws(PagingError) -> FaultResolution {
+        let protection = region.protection.pageProtection
+        let index = region.pageIndex(of: page)
+        switch region.backing {
+        case .privateAnonymous:
+            if access != .write {
+                var readOnly = protection
+                readOnly.remove(.write)
+                try cursor.map(frames.shareFrame(at: frames.zeroFrame), readOnly)
+                return .resolved(.zeroPage)
+            }
+            guard let frame = frames.allocateFrame(kind: .user) else { return .outOfMemory }
+            markExclusive(frame.address, index: index, frames)
+            try cursor.map(frame, protection)
+            return .resolved(.demandZero)
+        case .shared(let object):
+            guard index < object.pageCount else { return .beyondEnd }
+            guard let frame = object.page(index) else { return .outOfMemory }
+            try cursor.map(frames.shareFrame(at: frame), protection)
+            return .resolved(.shared)
+        case .privateFile(let file):
+            guard index < file.pageCount else { return .beyondEnd }
+            guard let frame = frames.allocateFrame(kind: .user) else { return .outOfMemory }
+            file.copyPage(index, to: memory.pointer(to: frame.address))
+            markExclusive(frame.address, index: index, frames)
+            try cursor.map(frame, protection)
+            return .resolved(.file)
+        }
+    }
+
+    /// A write to the read-only leaf `leaf` of a region that allows writing (step 4).
+    private static func breakCopyOnWrite(_ cursor: inout PageTableCursor<Memory, Frames>, _ leaf: PageTableEntry,
+                                         _ region: Region, _ frames: Frames,
+                                         memory: Memory) throws(PagingError) -> FaultResolution {
+        let protection = region.protection.pageProtection
+        let old = leaf.address(at: .pageTable)
+        let index = region.pageIndex(of: cursor.position)
+        if !region.backing.isPrivate {
+            // Shared leaves are installed writable; nothing to copy.
+            try cursor.updateLeaves(length: pageSize) { _, entry in entry.with(protection) }
+            return .resolved(.shared)
+        }
+        if old != frames.zeroFrame
+            && (frames.flags(of: old).contains(.anonExclusive) || frames.referenceCount(of: old) == 1) {
+            // "Ok, we've got the only folio reference from our mapping" (wp_can_reuse_anon_folio).
+            markExclusive(old, index: index, frames)
+            try cursor.updateLeaves(length: pageSize) { _, entry in entry.with(protection) }
+            return .resolved(.reuse)
+        }
+        guard let copy = frames.allocateFrame(kind: .user) else { return .outOfMemory }
+        let fix: FaultFix
+        if old == frames.zeroFrame {
+            fix = .demandZero   // already zeroed
+        } else {
+            // SAFETY: both are whole frames reached through the physical window.
+            copyPage(from: memory.pointer(to: old), to: memory.pointer(to: copy.address))
+            fix = .copyOnWrite
+        }
+        markExclusive(copy.address, index: index, frames)
+        let released = try cursor.replace(with: copy, protection)
+        frames.releaseFrame(released)
+        return .resolved(fix)
+    }
+
+    /// Marks a frame that exactly one private leaf maps (PageAnonExclusive)
+    /// and records its reverse-map index.
+    static func markExclusive(_ frame: PhysicalAddress, index: UInt64, _ frames: Frames) {
+        frames.setFlags(frames.flags(of: frame).union(.anonExclusive), of: frame)
+        frames.setReverseMapping(of: frame, owner: 0, index: index)
+    }
+
+    /// Copies one 4 KiB page with 8-byte moves (under QEMU's icount a `rep
+    /// movsb` costs one instruction per byte, `rep movsq` one per 8).
+    static func copyPage(from source: UnsafeMutableRawPointer, to destination: UnsafeMutableRawPointer) {
+        let words = Int(pageSize) / MemoryLayout<UInt64>.size
+        // SAFETY: both pointers reach a whole, 8-byte aligned frame.
+        destination.bindMemory(to: UInt64.self, capacity: words)
+            .update(from: source.bindMemory(to: UInt64.self, capacity: words), count: words)
+    }
+}
+
+extension PageTableEntry {
+    /// This leaf with its protection bits replaced by `protection`'s
+    /// (address, ownership, A and D kept).
+    func with(_ protection: PageProtection) -> PageTableEntry {
+        PageTableEntry(raw: (raw & ~PageTableEntry.protectionBits) | protection.entryBits)
+    }
+}

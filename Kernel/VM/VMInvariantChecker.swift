@@ -1,0 +1,174 @@
+// VMInvariantChecker: proves the VM's invariants on live address spaces
+// (UserAddressSpace.swift, invariants 2-4, and the counting rules of
+// FrameProvider). Test builds run it: the host tests after every step of
+// their models, the kernel (command-line flag `vmcheck`) after every
+// syscall and resolved fault on what that event touched, and on every
+// space at every fork, exec and exit and at a settable interval.
+//
+// Rules, each reported by name with the address and the frame:
+// - leaf outside region:    every present user leaf lies in a region...
+// - leaf exceeds region:    ...whose protection allows what the leaf does
+//                           (write needs write, execute needs execute);
+// - leaf not user/owning:   user leaves are 4 KiB, U=1 and own their frame;
+// - writable shared cow:    a writable leaf of a private region maps a
+//                           frame marked exclusive that exactly one leaf maps;
+// - reference count:        refCount == mapCount + other holders (the shared
+//                           object holding the page, the zero page's own);
+// - map count:              (full check) mapCount == the leaves mapping it
+//                           in all spaces;
+// - user frames leaked:     (full check) every user frame is mapped by a
+//                           leaf, held by a shared object, or the zero page;
+// - resident pages:         (full check) residentPages == the space's leaves.
+//
+// Cost: a touched check is O(pages touched); a full check is O(leaves ·
+// log leaves) over every space, so the kernel runs it only at the events
+// above (after every event it would make large tests quadratic).
+
+public struct VMInvariantViolation: Error, Equatable {
+    public let rule: StaticString
+    public let address: VirtualAddress
+    public let frame: PhysicalAddress
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.rule.description == b.rule.description && a.address == b.address && a.frame == b.frame
+    }
+}
+
+public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> {
+    let frames: Frames
+    /// The frame of every leaf seen so far (one entry per leaf).
+    private var mapped: [UInt64] = []
+    /// The shared objects seen so far (each once).
+    private var objects: [SharedMemory] = []
+
+    public init(frames: Frames) { self.frames = frames }
+
+    /// Checks the per-space rules over every leaf of `space` and records its
+    /// leaves and objects for `finish`.
+    public mutating func add(_ space: borrowing UserAddressSpace<Memory, Frames>) throws(VMInvariantViolation) {
+        var leaves = 0
+        var failure: VMInvariantViolation? = nil
+        let regions = space.regions
+        space.table.forEachLeaf(in: UserMemoryLayout.userStart..<UserMemoryLayout.userEnd) { address, entry in
+            leaves += 1
+            mapped.append(entry.address(at: .pageTable).raw)
+            if failure == nil { failure = Self.checkLeaf(address, entry, regions: regions, frames: frames) }
+        }
+        if let failure { throw failure }
+        for region in regions {
+            if case .shared(let object) = region.backing, !objects.contains(where: { $0 === object }) {
+                objects.append(object)
+            }
+        }
+        guard leaves == space.residentPages else {
+            throw VMInvariantViolation(rule: "resident pages", address: VirtualAddress(UInt64(leaves)),
+                                       frame: PhysicalAddress(UInt64(space.residentPages)))
+        }
+    }
+
+    /// The cross-space rules over everything `add` saw. `userFrames`, if
+    /// given, is the number of user frames the allocator has handed out.
+    public mutating func finish(userFrames: Int? = nil) throws(VMInvariantViolation) {
+        mapped.sort()
+        var held: [UInt64] = []
+        for object in objects { for (_, frame) in object.pages { held.append(frame.raw) } }
+        held.sort()
+        let zero = frames.zeroFrame.raw
+        var distinct = 0
+        var index = 0, heldIndex = 0
+        while index < mapped.count {
+            let frame = mapped[index]
+            var count = 0
+            while index < mapped.count && mapped[index] == frame { count += 1; index += 1 }
+            distinct += 1
+            while heldIndex < held.count && held[heldIndex] < frame { heldIndex += 1 }
+            let isHeld = heldIndex < held.count && held[heldIndex] == frame
+            let address = PhysicalAddress(frame)
+            guard frames.mapCount(of: address) == UInt32(count) else {
+                throw VMInvariantViolation(rule: "map count", address: VirtualAddress(UInt64(count)), frame: address)
+            }
+            let holders: UInt32 = (isHeld ? 1 : 0) + (frame == zero ? 1 : 0)
+            guard frames.referenceCount(of: address) == UInt32(count) + holders else {
+                throw VMInvariantViolation(rule: "reference count", address: VirtualAddress(UInt64(count)),
+                                           frame: address)
+            }
+        }
+        for frame in held where frames.mapCount(of: PhysicalAddress(frame)) == 0 {
+            let address = PhysicalAddress(frame)
+            if frames.referenceCount(of: address) != 1 {
+                throw VMInvariantViolation(rule: "reference count", address: VirtualAddress(0), frame: address)
+            }
+        }
+        if let userFrames {
+            var unmappedHeld = 0
+            for frame in held where frames.mapCount(of: PhysicalAddress(frame)) == 0 { unmappedHeld += 1 }
+            let zeroUnmapped = frames.mapCount(of: PhysicalAddress(zero)) == 0 ? 1 : 0
+            guard userFrames == distinct + unmappedHeld + zeroUnmapped else {
+                throw VMInvariantViolation(rule: "user frames leaked", address: VirtualAddress(UInt64(userFrames)),
+                                           frame: PhysicalAddress(UInt64(distinct + unmappedHeld + zeroUnmapped)))
+            }
+        }
+        mapped.removeAll()
+        objects.removeAll()
+    }
+
+    /// The rules that need only what an event touched: the leaves of
+    /// `range` in `space`, and the reference counts of their frames.
+    public static func checkTouched(_ space: borrowing UserAddressSpace<Memory, Frames>,
+                                    _ range: Range<VirtualAddress>, frames: Frames) throws(VMInvariantViolation) {
+        let start = Swift.max(range.lowerBound, UserMemoryLayout.userStart)
+        let end = Swift.min(range.upperBound, UserMemoryLayout.userEnd)
+        guard start < end else { return }
+        var failure: VMInvariantViolation? = nil
+        let regions = space.regions
+        let zero = frames.zeroFrame
+        space.table.forEachLeaf(in: start..<end) { address, entry in
+            guard failure == nil else { return }
+            if let broken = checkLeaf(address, entry, regions: regions, frames: frames) { failure = broken; return }
+            let frame = entry.address(at: .pageTable)
+            var holders: UInt32 = frame == zero ? 1 : 0
+            if let region = regionContaining(address, regions), case .shared(let object) = region.backing,
+               object.pages[region.pageIndex(of: address)] == frame {
+                holders += 1
+            }
+            let mapCount = frames.mapCount(of: frame)
+            if mapCount == 0 || frames.referenceCount(of: frame) != mapCount + holders {
+                failure = VMInvariantViolation(rule: "reference count", address: address, frame: frame)
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// The per-leaf rules.
+    static func checkLeaf(_ address: VirtualAddress, _ entry: PageTableEntry, regions: [Region],
+                          frames: Frames) -> VMInvariantViolation? {
+        let frame = entry.address(at: .pageTable)
+        guard let region = regionContaining(address, regions) else {
+            return VMInvariantViolation(rule: "leaf outside region", address: address, frame: frame)
+        }
+        guard entry.isUser, entry.ownsFrame, !entry.isGlobal else {
+            return VMInvariantViolation(rule: "leaf not user/owning", address: address, frame: frame)
+        }
+        let allowed = region.protection
+        if !allowed.allowsAccess || (entry.isWritable && !allowed.contains(.write))
+            || (!entry.isNoExecute && !allowed.contains(.execute)) {
+            return VMInvariantViolation(rule: "leaf exceeds region", address: address, frame: frame)
+        }
+        if entry.isWritable && region.backing.isPrivate
+            && (frame == frames.zeroFrame || !frames.flags(of: frame).contains(.anonExclusive)
+                || frames.mapCount(of: frame) != 1) {
+            return VMInvariantViolation(rule: "writable shared cow", address: address, frame: frame)
+        }
+        return nil
+    }
+
+    /// The region of `regions` (sorted) containing `address`.
+    static func regionContaining(_ address: VirtualAddress, _ regions: [Region]) -> Region? {
+        var low = 0, high = regions.count
+        while low < high {
+            let middle = (low + high) / 2
+            if regions[middle].end > address { high = middle } else { low = middle + 1 }
+        }
+        return low < regions.count && regions[low].start <= address ? regions[low] : nil
+    }
+}
