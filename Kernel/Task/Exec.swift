@@ -48,7 +48,9 @@ enum Exec {
         task.space = consume space
         task.name = baseName(path)
         task.startInUserMode(entry: loaded.entry, stackPointer: loaded.stackPointer)
-        VMCheck.everything()
+        // init's first exec runs before it is in the task table (it is
+        // checked at its first fork or exit instead).
+        if Scheduler.tasks.contains(where: { $0 === task }) { VMCheck.everything() }
         return nil
     }
 

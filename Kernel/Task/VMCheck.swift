@@ -59,6 +59,7 @@ enum VMCheck {
         var line = "VM invariant broken: "
         violation.rule.withUTF8Buffer { line += String(decoding: $0, as: UTF8.self) }
         line += " at \(hex(violation.address.raw)), frame \(hex(violation.frame.raw))"
-        fatalError(line)
+        print(line)
+        fatalError("VM invariant broken")
     }
 }

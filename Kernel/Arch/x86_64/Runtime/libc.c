@@ -12,15 +12,24 @@
 extern void *kernel_heap_allocate(size_t size, size_t alignment);
 extern void kernel_heap_free(void *pointer);
 
+// memset and memcpy move 8 bytes per `rep` iteration for the bulk and
+// bytes only for the tail: frames are zeroed and copied 4 KiB at a time,
+// and under QEMU's -icount each `rep` iteration counts as one instruction
+// (a page costs 4,105 with stosb, 521 with stosq).
 void *memset(void *dest, int value, size_t count) {
     void *d = dest;
-    __asm__ volatile("rep stosb" : "+D"(d), "+c"(count) : "a"(value) : "memory");
+    size_t words = count / 8, tail = count % 8;
+    uint64_t pattern = (uint8_t)value * 0x0101010101010101ull;
+    __asm__ volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(pattern) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(tail) : "a"(pattern) : "memory");
     return dest;
 }
 
 void *memcpy(void *dest, const void *src, size_t count) {
     void *d = dest;
-    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(count) : : "memory");
+    size_t words = count / 8, tail = count % 8;
+    __asm__ volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(words) : : "memory");
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(tail) : : "memory");
     return dest;
 }
 
