@@ -59,9 +59,12 @@ public enum Mman {
     public static let PROT_READ = 1
     public static let PROT_WRITE = 2
     public static let PROT_EXEC = 4
+    public static let MAP_SHARED = 0x01
     public static let MAP_PRIVATE = 0x02
+    public static let MAP_SHARED_VALIDATE = 0x03
     public static let MAP_FIXED = 0x10
     public static let MAP_ANONYMOUS = 0x20
+    public static let MAP_NORESERVE = 0x4000
 }
 
 /// Clock ids for clock_gettime.
