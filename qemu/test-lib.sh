@@ -64,8 +64,9 @@ boot() {
 # make_run NAME [VARIABLE=value...]: `make run` with those variables (and
 # nothing inherited from an outer make), stdin from $RUN_STDIN (default
 # /dev/null), output into $LOGS/NAME.log. The kernel's VM invariant checker
-# is on ($VM_CHECK, default `vmcheck=200`: the touched pages after every
-# syscall and fault, everything at fork, exec, exit and every 200 events);
+# is on ($VM_CHECK, default `vmcheck`: the touched pages after every
+# syscall and fault, everything at fork, exec and exit; `vmcheck=N` adds
+# a full check every N events, which is quadratic on the big tests);
 # a CMDLINE= argument replaces it. Sets $log, $make_status (make's
 # own) and $status (qemu/run-qemu.sh's, read back from its stderr line;
 # 99 when make failed before QEMU ran).
@@ -73,7 +74,7 @@ make_run() {
     local name=$1; shift
     log=$LOGS/$name.log
     env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL QEMU_TIMEOUT="$TEST_TIMEOUT" \
-        make -s --no-print-directory run BUILD="$BUILD" CMDLINE="${VM_CHECK-vmcheck=200}" INIT= EXTRA_PROGRAMS= "$@" \
+        make -s --no-print-directory run BUILD="$BUILD" CMDLINE="${VM_CHECK-vmcheck}" INIT= EXTRA_PROGRAMS= "$@" \
         < "${RUN_STDIN:-/dev/null}" > "$log" 2>&1
     make_status=$?
     finish_run

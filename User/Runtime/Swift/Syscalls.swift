@@ -51,6 +51,7 @@ public enum Errno {
     public static let EMFILE = 24
     public static let ENAMETOOLONG = 36
     public static let ENOSYS = 38
+    public static let EOPNOTSUPP = 95
 }
 
 /// mmap/mprotect flags (include/uapi/asm-generic/mman-common.h).
