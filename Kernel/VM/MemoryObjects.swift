@@ -15,6 +15,28 @@
 // frame provider is held as `any FrameProvider` for the same reason: the
 // object must release its frames from deinit, whatever space drops it last.
 
+/// The reverse map's handle on private pages (Linux's anon_vma, flattened
+/// to one per lineage): every private region gets one when it is created
+/// (or adopts its neighbour's when it merges before any page exists); fork
+/// gives the child's copies of the regions the same one. Each anonymous
+/// frame records the lineage's identity and its page index
+/// (FrameInfo.owner, .index); the frame is then mapped, if at all, at
+/// `region.start + (index - region.pageOffset) * 4096` in regions of this
+/// lineage, in the spaces listed in `members` (ReverseMap.swift).
+public final class AnonLineage {
+    /// The identities of the spaces that may map its pages (a superset:
+    /// a space leaves at teardown, not when it unmaps a region).
+    public private(set) var members: [UInt64]
+
+    public init(member: UInt64) { members = [member] }
+
+    public func add(_ space: UInt64) { if !members.contains(space) { members.append(space) } }
+    public func remove(_ space: UInt64) { members.removeAll { $0 == space } }
+
+    /// The lineage's identity in the reverse map (FrameInfo.owner).
+    public var identity: UInt64 { UInt64(UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque())) }
+}
+
 /// MAP_SHARED|MAP_ANONYMOUS memory: pages shared by every mapping.
 public final class SharedMemory {
     /// Page index -> frame, for the pages touched so far.

@@ -73,12 +73,16 @@ public struct Region {
     public var backing: RegionBacking
     /// The backing's page index of `start` (Linux vm_pgoff).
     public var pageOffset: UInt64
+    /// The reverse map's lineage of a private region's pages (anon_vma);
+    /// nil for shared regions, whose object is their reverse map.
+    public var lineage: AnonLineage?
 
     /// Contract: `range` is non-empty and page aligned at both ends.
     /// `pageOffset` defaults to the first page's number, which is right for
     /// private anonymous memory.
     public init(range: Range<VirtualAddress>, protection: VMProtection, kind: RegionKind,
-                backing: RegionBacking = .privateAnonymous, pageOffset: UInt64? = nil) {
+                backing: RegionBacking = .privateAnonymous, pageOffset: UInt64? = nil,
+                lineage: AnonLineage? = nil) {
         precondition(!range.isEmpty && range.lowerBound.isPageAligned && range.upperBound.isPageAligned,
                      "a region is a non-empty, page-aligned range")
         self.range = range
@@ -86,6 +90,7 @@ public struct Region {
         self.kind = kind
         self.backing = backing
         self.pageOffset = pageOffset ?? range.lowerBound.pageNumber
+        self.lineage = lineage
     }
 
     public var start: VirtualAddress { range.lowerBound }
@@ -110,7 +115,7 @@ public struct Region {
     /// page keeps its backing index.
     public func with(range: Range<VirtualAddress>) -> Region {
         Region(range: range, protection: protection, kind: kind, backing: backing,
-               pageOffset: pageIndex(of: range.lowerBound))
+               pageOffset: pageIndex(of: range.lowerBound), lineage: lineage)
     }
 
     /// This region grown to `range`, which starts at this region's start
@@ -131,16 +136,18 @@ public struct Region {
 
     /// True if `next` starts where this region ends and both can be one
     /// region (Linux is_mergeable_vma: same backing, contiguous offsets,
-    /// same flags and protection).
-    public func canMerge(with next: Region) -> Bool {
+    /// same flags and protection; and is_mergeable_anon_vma: the same
+    /// lineage, unless `ignoringLineage` because one side has no page yet).
+    public func canMerge(with next: Region, ignoringLineage: Bool = false) -> Bool {
         end == next.start && kind == next.kind && kind.isMergeable && protection == next.protection
             && backing.isSame(as: next.backing) && pageIndex(of: VirtualAddress(end.raw - pageSize)) + 1 == next.pageOffset
+            && (ignoringLineage || lineage === next.lineage)
     }
 }
 
 extension Region: Equatable {
     public static func == (a: Region, b: Region) -> Bool {
         a.range == b.range && a.protection == b.protection && a.kind == b.kind
-            && a.backing.isSame(as: b.backing) && a.pageOffset == b.pageOffset
+            && a.backing.isSame(as: b.backing) && a.pageOffset == b.pageOffset && a.lineage === b.lineage
     }
 }

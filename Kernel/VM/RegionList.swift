@@ -110,20 +110,28 @@ struct RegionList {
         regions.replaceSubrange(first..<end, with: merged)
     }
 
-    /// Adds `region`, merging it with neighbours it `canMerge` with.
-    /// Contract: nothing overlaps `region.range` (`isFree`).
+    /// Adds `region`, merging it with neighbours it `canMerge` with. The
+    /// region is fresh (no page of it is mapped yet), so it may adopt a
+    /// neighbour's lineage to merge (Linux: a VMA without an anon_vma
+    /// merges with one that has).
+    /// Contract: nothing overlaps `region.range` (`isFree`); no leaf maps it.
     mutating func insert(_ region: Region) {
         let index = firstIndex(endingAbove: region.start)
         precondition(index == regions.count || regions[index].start >= region.end, "inserted region overlaps")
         var merged = region
         var replaced = index..<index
-        if index > 0 && regions[index - 1].canMerge(with: merged) {
+        if index > 0 && regions[index - 1].canMerge(with: merged, ignoringLineage: true) {
             merged = regions[index - 1].with(mergedRange: regions[index - 1].start..<merged.end)
             replaced = index - 1..<replaced.upperBound
         }
-        if index < regions.count && merged.canMerge(with: regions[index]) {
-            merged = merged.with(mergedRange: merged.start..<regions[index].end)
-            replaced = replaced.lowerBound..<index + 1
+        if index < regions.count {
+            let next = regions[index]
+            let fresh = replaced.lowerBound == index       // still only the new region
+            if merged.canMerge(with: next, ignoringLineage: fresh) {
+                if fresh { merged.lineage = next.lineage }
+                merged = merged.with(mergedRange: merged.start..<next.end)
+                replaced = replaced.lowerBound..<index + 1
+            }
         }
         regions.replaceSubrange(replaced, with: CollectionOfOne(merged))
     }

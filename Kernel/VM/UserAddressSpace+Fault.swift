@@ -95,7 +95,7 @@ extension UserAddressSpace {
                 return .resolved(.zeroPage)
             }
             guard let frame = frames.allocateFrame(kind: .user) else { return .outOfMemory }
-            markExclusive(frame.address, index: index, frames)
+            markExclusive(frame.address, region, index: index, frames)
             try cursor.map(frame, protection)
             return .resolved(.demandZero)
         case .shared(let object):
@@ -107,7 +107,7 @@ extension UserAddressSpace {
             guard index < file.pageCount else { return .beyondEnd }
             guard let frame = frames.allocateFrame(kind: .user) else { return .outOfMemory }
             file.copyPage(index, to: memory.pointer(to: frame.address))
-            markExclusive(frame.address, index: index, frames)
+            markExclusive(frame.address, region, index: index, frames)
             try cursor.map(frame, protection)
             return .resolved(.file)
         }
@@ -128,7 +128,7 @@ extension UserAddressSpace {
         if old != frames.zeroFrame
             && (frames.flags(of: old).contains(.anonExclusive) || frames.referenceCount(of: old) == 1) {
             // "Ok, we've got the only folio reference from our mapping" (wp_can_reuse_anon_folio).
-            markExclusive(old, index: index, frames)
+            markExclusive(old, region, index: index, frames)
             try cursor.updateLeaves(length: pageSize) { _, entry in entry.with(protection) }
             return .resolved(.reuse)
         }
@@ -141,17 +141,18 @@ extension UserAddressSpace {
             copyPage(from: memory.pointer(to: old), to: memory.pointer(to: copy.address))
             fix = .copyOnWrite
         }
-        markExclusive(copy.address, index: index, frames)
+        markExclusive(copy.address, region, index: index, frames)
         let released = try cursor.replace(with: copy, protection)
         frames.releaseFrame(released)
         return .resolved(fix)
     }
 
-    /// Marks a frame that exactly one private leaf maps (PageAnonExclusive)
-    /// and records its reverse-map index.
-    static func markExclusive(_ frame: PhysicalAddress, index: UInt64, _ frames: Frames) {
+    /// Marks a frame that exactly one private leaf of `region` maps
+    /// (PageAnonExclusive) and records its reverse mapping: the region's
+    /// lineage and the page's index (Linux folio_add_new_anon_rmap).
+    static func markExclusive(_ frame: PhysicalAddress, _ region: Region, index: UInt64, _ frames: Frames) {
         frames.setFlags(frames.flags(of: frame).union(.anonExclusive), of: frame)
-        frames.setReverseMapping(of: frame, owner: 0, index: index)
+        frames.setReverseMapping(of: frame, owner: region.lineage?.identity ?? 0, index: index)
     }
 
     /// Copies one 4 KiB page with 8-byte moves (under QEMU's icount a `rep

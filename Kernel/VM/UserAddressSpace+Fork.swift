@@ -9,6 +9,9 @@
 //   the child gets a read-only leaf holding one more reference and one
 //   more map count. The first write on either side faults: a copy, or an
 //   in-place reuse once the other side has gone.
+// - The child's regions share the parent's lineages (the reverse map:
+//   a shared frame's owner and index stay right for both spaces), and the
+//   child joins each lineage's members.
 // - Shared regions: no leaf is copied; the child faults its pages in from
 //   the object (Linux does not copy shared PTEs either).
 // - The parent owes one batched TLB flush (its write-protected leaves);
@@ -67,6 +70,7 @@ extension UserAddressSpace {
         }
         child.residentPages = shared
         child.regionList = regionList
+        for region in regions { region.lineage?.add(child.identity) }
         child.breakStart = breakStart
         child.breakEnd = breakEnd
         noteTouched(Self.userStart..<Self.userEnd)

@@ -47,8 +47,9 @@ extension UserAddressSpace {
                                   : try freeStart(hint: request.address, length: length)
         let range = start..<start + length
         if request.fixed { removeMappings(range, tlb: tlb) }
+        let lineage = request.backing.isPrivate ? AnonLineage(member: identity) : nil
         regionList.insert(Region(range: range, protection: request.protection, kind: request.kind,
-                                 backing: request.backing, pageOffset: request.pageOffset))
+                                 backing: request.backing, pageOffset: request.pageOffset, lineage: lineage))
         return start
     }
 

@@ -6,6 +6,7 @@ extension UserAddressSpace {
     /// loaded in CR3 on any CPU and has no TLB entries left (without PCID:
     /// another CR3 was loaded since), so no invalidation is owed.
     public consuming func tearDown() {
+        for region in regions { region.lineage?.remove(identity) }
         let frames = table.frames
         table.tearDown { frames.releaseFrame($0) }
     }

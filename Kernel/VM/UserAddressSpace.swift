@@ -62,6 +62,15 @@
 //   a fault that finds no frame kills the faulting task (Linux runs the
 //   OOM killer, which may pick another).
 
+/// Where space identities come from (non-generic: one counter for all spaces).
+public enum SpaceIdentity {
+    nonisolated(unsafe) private static var last: UInt64 = 0
+    static func next() -> UInt64 {
+        last += 1
+        return last
+    }
+}
+
 /// The fixed layout of every user address space (non-generic, so that
 /// kernel code can name it without the space's type parameters).
 public enum UserMemoryLayout {
@@ -89,6 +98,9 @@ public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~
     public internal(set) var table: PageTable<Memory, Frames>
     /// The regions (invariant 1).
     var regionList = RegionList()
+    /// This space's identity in the reverse map (AnonLineage.members):
+    /// unique among all spaces ever created.
+    public let identity: UInt64 = SpaceIdentity.next()
     /// The start of the program break's area (page aligned), 0 until set.
     public internal(set) var breakStart = VirtualAddress(0)
     /// The program break: what brk(0) returns.

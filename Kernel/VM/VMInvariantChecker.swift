@@ -12,6 +12,12 @@
 // - leaf not user/owning:   user leaves are 4 KiB, U=1 and own their frame;
 // - writable shared cow:    a writable leaf of a private region maps a
 //                           frame marked exclusive that exactly one leaf maps;
+// - reverse map:            a leaf's frame (the zero page aside) records the
+//                           owner and index the reverse map walks from to
+//                           this leaf: its region's lineage (which lists
+//                           this space) or shared object, and the page's
+//                           index (ReverseMap.swift); with the map count
+//                           rule, the walk finds exactly the leaves;
 // - reference count:        refCount == mapCount + other holders (the shared
 //                           object holding the page, the zero page's own);
 // - map count:              (full check) mapCount == the leaves mapping it
@@ -52,7 +58,9 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         space.table.forEachLeaf(in: UserMemoryLayout.userStart..<UserMemoryLayout.userEnd) { address, entry in
             leaves += 1
             mapped.append(entry.address(at: .pageTable).raw)
-            if failure == nil { failure = Self.checkLeaf(address, entry, regions: regions, frames: frames) }
+            if failure == nil {
+                failure = Self.checkLeaf(address, entry, regions: regions, frames: frames, space: space.identity)
+            }
         }
         if let failure { throw failure }
         for region in regions {
@@ -124,7 +132,10 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         let zero = frames.zeroFrame
         space.table.forEachLeaf(in: start..<end) { address, entry in
             guard failure == nil else { return }
-            if let broken = checkLeaf(address, entry, regions: regions, frames: frames) { failure = broken; return }
+            if let broken = checkLeaf(address, entry, regions: regions, frames: frames, space: space.identity) {
+                failure = broken
+                return
+            }
             let frame = entry.address(at: .pageTable)
             var holders: UInt32 = frame == zero ? 1 : 0
             if let region = regionContaining(address, regions), case .shared(let object) = region.backing,
@@ -141,7 +152,7 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
 
     /// The per-leaf rules.
     static func checkLeaf(_ address: VirtualAddress, _ entry: PageTableEntry, regions: [Region],
-                          frames: Frames) -> VMInvariantViolation? {
+                          frames: Frames, space: UInt64) -> VMInvariantViolation? {
         let frame = entry.address(at: .pageTable)
         guard let region = regionContaining(address, regions) else {
             return VMInvariantViolation(rule: "leaf outside region", address: address, frame: frame)
@@ -158,6 +169,14 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
             && (frame == frames.zeroFrame || !frames.flags(of: frame).contains(.anonExclusive)
                 || frames.mapCount(of: frame) != 1) {
             return VMInvariantViolation(rule: "writable shared cow", address: address, frame: frame)
+        }
+        if frame != frames.zeroFrame {
+            let (owner, index) = frames.reverseMapping(of: frame)
+            let memberOK = region.lineage.map { $0.members.contains(space) } ?? true
+            guard UserAddressSpace<Memory, Frames>.regionIsOwned(region, by: owner),
+                  index == region.pageIndex(of: address), memberOK else {
+                return VMInvariantViolation(rule: "reverse map", address: address, frame: frame)
+            }
         }
         return nil
     }

@@ -1,0 +1,50 @@
+// The reverse map: from a frame to the (space, address) pairs that map it
+// (Linux mm/rmap.c rmap_walk_anon over anon_vma, and the shmem mapping's
+// i_mmap for shared pages; Asterinas has none yet). A frame records an
+// owner identity and a page index (FrameInfo.owner, .index):
+// - a private page: its region's AnonLineage, and region.pageIndex(va);
+//   the lineage lists the spaces that may map it (`members`);
+// - a shared page: its SharedMemory object, and the object's page index.
+// A walk visits the candidate spaces and, in each, the regions of that
+// owner whose index range holds the index; the address follows from
+// `region.start + (index - region.pageOffset) * pageSize`, and the leaf
+// there is a mapping of the frame only if it maps that very frame (after
+// a copy-on-write break the same address maps another frame).
+// The zero page has no reverse map (Linux: it is not rmap'ed either).
+//
+// Uses: the invariant checker proves that every leaf is found this way,
+// and the kernel's monitor can show who maps a frame. Reclaim and swap
+// would be the next users.
+
+extension UserAddressSpace {
+    /// The addresses in this space at which the reverse map finds `frame`
+    /// mapped: the regions of its recorded owner that hold its index and
+    /// whose leaf maps exactly it.
+    public func reverseMappings(of frame: PhysicalAddress) -> [VirtualAddress] {
+        let (owner, index) = table.frames.reverseMapping(of: frame)
+        guard owner != 0 else { return [] }
+        var found: [VirtualAddress] = []
+        for region in regions where Self.regionIsOwned(region, by: owner)
+            && index >= region.pageOffset && index - region.pageOffset < UInt64(region.pageCount) {
+            let address = region.start + (index - region.pageOffset) * pageSize
+            if table.translate(address) == frame { found.append(address) }
+        }
+        return found
+    }
+
+    /// True if the reverse map may lead to this space for a frame of
+    /// `owner`: a member of its lineage, or a mapper of its shared object.
+    public func mayMap(owner: UInt64) -> Bool {
+        regions.contains { region in
+            guard Self.regionIsOwned(region, by: owner) else { return false }
+            return region.lineage.map { $0.members.contains(identity) } ?? true
+        }
+    }
+
+    /// True if `region`'s pages record `owner` in the reverse map.
+    static func regionIsOwned(_ region: Region, by owner: UInt64) -> Bool {
+        if let lineage = region.lineage { return lineage.identity == owner }
+        if case .shared(let object) = region.backing { return object.identity == owner }
+        return false
+    }
+}
