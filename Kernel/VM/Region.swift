@@ -145,9 +145,12 @@ public struct Region {
     }
 }
 
+/// Equal: the same mapping as user space sees it (range, protection, kind,
+/// backing object, offset). The lineage is the reverse map's bookkeeping
+/// and is left out.
 extension Region: Equatable {
     public static func == (a: Region, b: Region) -> Bool {
         a.range == b.range && a.protection == b.protection && a.kind == b.kind
-            && a.backing.isSame(as: b.backing) && a.pageOffset == b.pageOffset && a.lineage === b.lineage
+            && a.backing.isSame(as: b.backing) && a.pageOffset == b.pageOffset
     }
 }
