@@ -23,9 +23,9 @@ import FakeMMU
         }
     }
 
-    func byte(_ space: borrowing TestSpace, _ address: UInt64) throws -> UInt8 {
+    func byte(_ space: inout TestSpace, _ address: UInt64, _ machine: PagingMachine) throws -> UInt8 {
         var value: UInt8 = 0
-        try withUnsafeMutableBytes(of: &value) { try space.read(into: $0, at: VirtualAddress(address)) }
+        try withUnsafeMutableBytes(of: &value) { try space.read(into: $0, at: VirtualAddress(address), tlb: machine.mmu) }
         return value
     }
 
@@ -33,10 +33,14 @@ import FakeMMU
         try withSpace { space, _, machine in
             let loaded = try load(&space, machine)
             #expect(loaded.entry == 0x40_1000)
-            #expect(try byte(space, 0x40_1000) == 0xC3)
-            #expect(try byte(space, 0x40_2000) == 0xDA)
-            #expect(try byte(space, 0x40_2010) == 0, "bss is zero")
-            #expect(try byte(space, 0x48_3fff) == 0, "last bss page mapped and zero")
+            let text = try byte(&space, 0x40_1000, machine)
+            #expect(text == 0xC3)
+            let data = try byte(&space, 0x40_2000, machine)
+            #expect(data == 0xDA)
+            let bss = try byte(&space, 0x40_2010, machine)
+            #expect(bss == 0, "bss is zero")
+            let lastBss = try byte(&space, 0x48_3fff, machine)
+            #expect(lastBss == 0, "last bss page mapped and zero")
             #expect(space.breakStart.raw == 0x48_4000, "break starts above the highest segment")
             let protections = space.regions.filter { $0.kind == .image }.map(\.protection)
             #expect(protections == [[.read], [.read, .execute], [.read, .write]])
@@ -47,7 +51,8 @@ import FakeMMU
         try withSpace { space, _, machine in
             let loaded = try load(&space, machine)
             #expect(loaded.stackPointer % 16 == 0)
-            #expect(try byte(space, loaded.stackPointer) == 2, "argc")
+            let argc = try byte(&space, loaded.stackPointer, machine)
+            #expect(argc == 2, "argc")
             let stack = space.regions.first { $0.kind == .stack }
             #expect(stack?.range == UserMemoryLayout.stackRange)
             let guardPage = VirtualAddress(UserMemoryLayout.stackRange.lowerBound.raw - pageSize)
