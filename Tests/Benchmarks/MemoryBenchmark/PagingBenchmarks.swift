@@ -1,10 +1,15 @@
 // Paging benchmarks: ns per 4 KiB page for map, translate, protect and
 // unmap on a simulated 1 GiB machine (host, release build). Figures only.
 //
-// Design: page-table pages come from a TestFrameProvider over the low half
-// of the simulated RAM; the mapped "data" frames are made up from the upper
-// half with OwnedFrame(adopting:) and given back the same way, so the
-// figures measure the page-table code, not a frame allocator. Flushes go
+// Design: page-table pages and the mapped "data" frames come from one
+// TestFrameProvider (the real FrameAllocator) over the simulated RAM above
+// its frame table. The data frames are allocated (and zeroed) before the
+// timed part and handed to the cursor with OwnedFrame(adopting:), each
+// leaf taking over the one reference; unmapping hands them back to the
+// benchmark, which frees them at the end. So the figures measure the
+// page-table code (including its map counts), not the allocator. Since
+// issue [4] the cursor maintains map counts, so the frames must be real
+// allocated frames (made-up ones trap in the allocator). Flushes go
 // to a TLBControl that only counts (the cost of invlpg itself is not
 // modelled). Each figure is the best of a few rounds.
 
@@ -20,7 +25,8 @@ private final class CountingTLB: TLBControl {
 }
 
 private let machineBytes: UInt64 = 1 << 30
-private let dataFramesStart: UInt64 = machineBytes / 2
+/// Above the allocator's frame table (32 bytes per frame: 8 MiB for 1 GiB).
+private let firstFrame: UInt64 = 16 << 20
 private let benchmarkPages: UInt64 = 64 * 1024          // 256 MiB of 4 KiB pages
 private let rounds = 5
 private let regionStart: UInt64 = 0x0000_0010_0000_0000
@@ -38,8 +44,8 @@ private func report(_ name: String, _ best: Double) {
 func runPagingBenchmarks() {
     print("Paging (x86-64 4-level tables, \(benchmarkPages) pages of 4 KiB per run, best of \(rounds)):")
     let memory = SimulatedPhysicalMemory(size: machineBytes)
-    let frames = TestFrameProvider(memory: memory, firstFrame: PhysicalAddress(1 << 20),
-                                   frameCount: Int((dataFramesStart - (1 << 20)) / pageSize))
+    let frames = TestFrameProvider(memory: memory, firstFrame: PhysicalAddress(firstFrame),
+                                   frameCount: Int((machineBytes - firstFrame) / pageSize))
     let tlb = CountingTLB()
     let clock = ContinuousClock()
     var best: [String: Double] = [:]
@@ -50,10 +56,11 @@ func runPagingBenchmarks() {
 
     for _ in 0..<rounds {
         var table = try! PageTable(memory: memory, frames: frames)
+        let data = (0..<benchmarkPages).map { _ in frames.allocateFrame(kind: .user)!.intoRaw() }
         record("map (owned frame, page by page)", clock.measure {
             var cursor = try! table.cursor(over: range)
-            for page in 0..<benchmarkPages {
-                try! cursor.map(OwnedFrame(adopting: PhysicalAddress(dataFramesStart + page * pageSize)), .userReadWrite)
+            for page in 0..<Int(benchmarkPages) {
+                try! cursor.map(OwnedFrame(adopting: data[page]), .userReadWrite)
             }
             cursor.finish().flush(using: tlb)
         })
@@ -81,7 +88,7 @@ func runPagingBenchmarks() {
         })
         record("mapPhysical (one range call)", clock.measure {
             var cursor = try! table.cursor(over: range)
-            try! cursor.mapPhysical(PhysicalAddress(dataFramesStart), length: benchmarkPages * pageSize,
+            try! cursor.mapPhysical(PhysicalAddress(firstFrame), length: benchmarkPages * pageSize,
                                     size: .size4KiB, .kernelReadWrite)
             cursor.finish().flush(using: tlb)
         })
@@ -89,6 +96,7 @@ func runPagingBenchmarks() {
         try! cursor.unmap(length: benchmarkPages * pageSize) { frame in _ = frame.intoRaw() }
         cursor.finish().skipBecauseSpaceIsNotLoaded()
         table.tearDown { frames.releaseFrame($0) }
+        for frame in data { frames.releaseFrame(OwnedFrame(adopting: frame)) }
     }
     for name in ["map (owned frame, page by page)", "mapPhysical (one range call)", "translate",
                  "protect (one range call)", "protect (page by page, one cursor)", "unmap (one range call)"] {

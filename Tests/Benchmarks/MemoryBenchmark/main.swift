@@ -3,3 +3,4 @@
 print("Memory benchmarks (host, simulated 1 GiB machine, release build)")
 runFrameBenchmarks()
 runPagingBenchmarks()
+runFaultBenchmarks()
