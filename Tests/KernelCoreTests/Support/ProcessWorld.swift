@@ -1,0 +1,258 @@
+// A few processes on one fake machine, with a reference model, for the
+// randomized and exhaustive multi-process VM tests
+// (UserAddressSpaceProcessModelTests).
+//
+// The model, per process: page number -> (protection, private word or a
+// page of a shared object). Shared objects are modelled separately (object
+// number -> page index -> word), so a write through one mapping shows in
+// every mapping of the object. Operations run on the real spaces through
+// the fake CPU (user accesses load the acting process's table into CR3)
+// and on the model; `check` compares them without touching anything (it
+// reads leaves and shared objects' frames directly, so it does not fault
+// pages in), and runs the VMInvariantChecker over every live space.
+//
+// Model rules (Linux's, with the documented PROT_NONE deviation):
+// - an untouched or discarded private page reads as zero;
+// - fork copies the model (private words by value, shared pages by reference);
+// - mprotect(PROT_NONE) discards private words (deviation until issue [5]),
+//   not the shared object's pages.
+
+import Testing
+@testable import KernelCore
+import FakeMMU
+
+final class ProcessWorld {
+    struct Page: Equatable {
+        var protection: VMProtection
+        /// The private word at the page's start (0 until written).
+        var value: UInt64 = 0
+        /// A shared object's page instead: (object, page index).
+        var shared: (object: Int, index: UInt64)? = nil
+
+        static func == (a: Page, b: Page) -> Bool {
+            a.protection == b.protection && a.value == b.value
+                && a.shared?.object == b.shared?.object && a.shared?.index == b.shared?.index
+        }
+    }
+
+    let machine: PagingMachine
+    let kernel: SpaceBoxKernel
+    var processes: [SpaceBox] = []
+    var models: [[UInt64: Page]] = []
+    var objects: [[UInt64: UInt64]] = []
+    let baseline: Int
+    var log: [String] = []
+
+    init(machine: PagingMachine, kernel: SpaceBoxKernel) throws {
+        self.machine = machine
+        self.kernel = kernel
+        baseline = machine.frames.allocatedFrameCount
+        processes = [SpaceBox(try TestSpace(sharingKernelHalfOf: kernel.table))]
+        models = [[:]]
+    }
+
+    var context: String { log.joined(separator: ", ") }
+
+    static func address(_ page: UInt64) -> UInt64 { page * pageSize }
+
+    // MARK: operations (each on the real spaces and on the model)
+
+    /// MAP_FIXED private anonymous memory over `pages`.
+    func mapPrivate(_ process: Int, _ pages: Range<UInt64>, _ protection: VMProtection) {
+        log.append("p\(process).mapPrivate(\(pages), \(protection.rawValue))")
+        do throws(VMError) {
+            _ = try processes[process].space!.map(
+                MapRequest(address: VirtualAddress(Self.address(pages.lowerBound)),
+                           length: Self.address(UInt64(pages.count)), protection: protection, fixed: true),
+                tlb: machine.mmu)
+            for page in pages { models[process][page] = Page(protection: protection) }
+        } catch {
+            Issue.record("\(context): \(error)")
+        }
+    }
+
+    /// MAP_FIXED|MAP_SHARED|MAP_ANONYMOUS: a new object over `pages`.
+    func mapShared(_ process: Int, _ pages: Range<UInt64>, _ protection: VMProtection) {
+        log.append("p\(process).mapShared(\(pages), \(protection.rawValue))")
+        let object = objects.count
+        objects.append([:])
+        do throws(VMError) {
+            _ = try processes[process].space!.map(
+                MapRequest(address: VirtualAddress(Self.address(pages.lowerBound)),
+                           length: Self.address(UInt64(pages.count)), protection: protection, fixed: true,
+                           backing: .shared(SharedMemory(pageCount: UInt64(pages.count), frames: machine.frames)),
+                           pageOffset: 0),
+                tlb: machine.mmu)
+            for page in pages {
+                models[process][page] = Page(protection: protection, shared: (object, page - pages.lowerBound))
+            }
+        } catch {
+            Issue.record("\(context): \(error)")
+        }
+    }
+
+    func unmap(_ process: Int, _ pages: Range<UInt64>) {
+        log.append("p\(process).unmap(\(pages))")
+        do throws(VMError) {
+            try processes[process].space!.unmap(VirtualAddress(Self.address(pages.lowerBound))
+                                                ..< VirtualAddress(Self.address(pages.upperBound)), tlb: machine.mmu)
+            for page in pages { models[process][page] = nil }
+        } catch {
+            Issue.record("\(context): \(error)")
+        }
+    }
+
+    func protect(_ process: Int, _ pages: Range<UInt64>, _ protection: VMProtection) {
+        log.append("p\(process).protect(\(pages), \(protection.rawValue))")
+        let covered = pages.allSatisfy { models[process][$0] != nil }
+        do throws(VMError) {
+            try processes[process].space!.protect(VirtualAddress(Self.address(pages.lowerBound))
+                                                  ..< VirtualAddress(Self.address(pages.upperBound)),
+                                                  to: protection, tlb: machine.mmu)
+            #expect(covered, "\(context): protect of an unmapped page succeeded")
+            for page in pages {
+                models[process][page]!.protection = protection
+                if !protection.allowsAccess && models[process][page]!.shared == nil {
+                    models[process][page]!.value = 0  // known deviation: PROT_NONE discards private pages
+                }
+            }
+        } catch {
+            #expect(error == .notMapped && !covered, "\(context): \(error)")
+        }
+    }
+
+    /// A user load of the page's first word; compares outcome and value.
+    func read(_ process: Int, _ page: UInt64) {
+        log.append("p\(process).read(\(page))")
+        let access = processes[process].space!.userAccess(Self.address(page), .read, machine)
+        let expected = models[process][page]
+        guard let expected, expected.protection.allowsAccess else {
+            #expect(access == .fault(expected == nil ? .notMapped : .accessDenied), "\(context): \(access)")
+            return
+        }
+        guard let physical = access.physical else {
+            Issue.record("\(context): read refused: \(access)")
+            return
+        }
+        #expect(machine.memory.pointer(to: physical).load(as: UInt64.self) == value(of: expected), "\(context): value")
+    }
+
+    /// A user store of `value` into the page's first word.
+    func write(_ process: Int, _ page: UInt64, _ value: UInt64) {
+        log.append("p\(process).write(\(page), \(value))")
+        let allowed = processes[process].space!.userStore(machine, value, at: Self.address(page))
+        guard let expected = models[process][page] else {
+            #expect(!allowed, "\(context): a store into no region succeeded")
+            return
+        }
+        #expect(allowed == expected.protection.contains(.write), "\(context): store allowed")
+        if allowed { store(value, process, page) }
+    }
+
+    /// A kernel-side write (`write(_:at:tlb:)`, forced like FOLL_FORCE)
+    /// into a private page, or a writable shared page.
+    func kernelWrite(_ process: Int, _ page: UInt64, _ value: UInt64) {
+        log.append("p\(process).kernelWrite(\(page), \(value))")
+        let expected = models[process][page]
+        if let expected, expected.shared != nil, !expected.protection.contains(.write) { return }
+        do throws(VMError) {
+            try processes[process].space!.kernelStore(machine, value, at: Self.address(page))
+            #expect(expected?.protection.allowsAccess == true, "\(context): kernel write succeeded")
+            store(value, process, page)
+        } catch {
+            #expect(error == .notMapped && expected?.protection.allowsAccess != true, "\(context): \(error)")
+        }
+    }
+
+    /// Forks `process`; the child becomes the last process.
+    func fork(_ process: Int) {
+        log.append("p\(process).fork")
+        do throws(VMError) {
+            let child = try processes[process].space!.fork(kernel: kernel.table, tlb: machine.mmu)
+            processes.append(SpaceBox(child))
+            models.append(models[process])
+        } catch {
+            Issue.record("\(context): \(error)")
+        }
+    }
+
+    /// The process exits: its space is torn down.
+    func exit(_ process: Int) {
+        log.append("p\(process).exit")
+        processes[process].tearDown(machine, kernel: kernel.table)
+        processes.remove(at: process)
+        models.remove(at: process)
+    }
+
+    /// Tears every process down; requires every frame back.
+    func finish() {
+        while !processes.isEmpty { exit(processes.count - 1) }
+        machine.mmu.cr3 = kernel.table.root
+        #expect(machine.frames.allocatedFrameCount == baseline, "\(context): every frame came back")
+        #expect(machine.mmu.staleReports.isEmpty, "\(context): \(machine.mmu.staleReports)")
+    }
+
+    private func store(_ value: UInt64, _ process: Int, _ page: UInt64) {
+        if let shared = models[process][page]!.shared {
+            objects[shared.object][shared.index] = value
+        } else {
+            models[process][page]!.value = value
+        }
+    }
+
+    private func value(of page: Page) -> UInt64 {
+        if let shared = page.shared { return objects[shared.object][shared.index] ?? 0 }
+        return page.value
+    }
+
+    // MARK: checking
+
+    /// Compares every live space with its model, without faulting anything
+    /// in, and runs the invariant checker over all of them.
+    func check(pages window: Range<UInt64>) {
+        for (process, box) in processes.enumerated() { check(box.space!, process, window) }
+        checkInvariants(machine, context) { checker throws(VMInvariantViolation) in
+            for box in processes { try checker.add(box.space!) }
+        }
+    }
+
+    /// Compares one process's pages in `window` with its model.
+    private func check(_ space: borrowing TestSpace, _ process: Int, _ window: Range<UInt64>) {
+        let model = models[process]
+        for page in window {
+            #expect(peek(space, page) == model[page].flatMap { $0.protection.allowsAccess ? value(of: $0) : nil },
+                    "\(context): p\(process) page \(page)")
+            let region = space.region(containing: VirtualAddress(Self.address(page)))
+            #expect(region?.protection == model[page]?.protection, "\(context): p\(process) page \(page) region")
+        }
+    }
+
+    /// What the page's first word holds for its process, read from the leaf
+    /// or the shared object without faulting: nil if not accessible.
+    private func peek(_ space: borrowing TestSpace, _ page: UInt64) -> UInt64? {
+        let address = VirtualAddress(Self.address(page))
+        guard let region = space.region(containing: address), region.protection.allowsAccess else { return nil }
+        if let physical = space.table.translate(address) {
+            return machine.memory.pointer(to: physical).load(as: UInt64.self)
+        }
+        if case .shared(let object) = region.backing, let frame = object.pages[region.pageIndex(of: address)] {
+            return machine.memory.pointer(to: frame).load(as: UInt64.self)
+        }
+        return 0
+    }
+}
+
+/// The kernel table the world's spaces share, held by reference.
+final class SpaceBoxKernel {
+    private var stored: TestPageTable?
+    init(_ table: consuming TestPageTable) { stored = consume table }
+
+    var table: TestPageTable {
+        _read { yield stored! }
+    }
+
+    /// Tears the table down; `table` must not be used afterwards.
+    func tearDown(_ machine: PagingMachine) {
+        if let table = stored.take() { machine.tearDown(table) }
+    }
+}
