@@ -21,6 +21,8 @@ public final class TestFrameProvider: FrameProvider {
     public let memory: SimulatedPhysicalMemory
     public let allocator: FrameAllocator<SimulatedPhysicalMemory>
     private var allocated: [UInt64: FrameKind] = [:]
+    /// Frames handed out, by FrameKind.rawValue (kept so that counting is O(1)).
+    private var countsByKind = [Int](repeating: 0, count: FrameKind.allCases.count)
     /// Attempts (successful or not) since creation.
     public private(set) var allocationAttempts = 0
     private var failingAttempt: Int? = nil
@@ -48,6 +50,7 @@ public final class TestFrameProvider: FrameProvider {
             fatalError("frame allocator violation: \(violation.operation) \(violation.problem) at \(violation.address.raw)")
         }
         allocated[allocator.zeroFrame.raw] = .user
+        countsByKind[Int(FrameKind.user.rawValue)] += 1
     }
 
     /// Frames available.
@@ -55,7 +58,7 @@ public final class TestFrameProvider: FrameProvider {
     /// Frames handed out and not released (the zero frame included).
     public var allocatedFrameCount: Int { allocated.count }
     /// Frames of `kind` handed out and not released.
-    public func allocatedFrameCount(of kind: FrameKind) -> Int { allocated.values.filter { $0 == kind }.count }
+    public func allocatedFrameCount(of kind: FrameKind) -> Int { countsByKind[Int(kind.rawValue)] }
     /// True if `address` is a frame handed out and not yet released.
     public func isAllocated(_ address: PhysicalAddress) -> Bool { allocated[address.raw] != nil }
 
@@ -71,13 +74,19 @@ public final class TestFrameProvider: FrameProvider {
         if failingAttempt == allocationAttempts { failingAttempt = nil; return nil }
         guard let frame = allocator.allocateFrame(kind: kind) else { return nil }
         allocated[frame.address.raw] = kind
+        countsByKind[Int(kind.rawValue)] += 1
         return frame
     }
 
     public func releaseFrame(_ frame: consuming OwnedFrame) {
         let address = frame.intoRaw()
-        precondition(allocated[address.raw] != nil, "release of frame \(address.raw) which is not allocated (double free?)")
-        if allocator.release(address) { allocated[address.raw] = nil }
+        guard let kind = allocated[address.raw] else {
+            preconditionFailure("release of frame \(address.raw) which is not allocated (double free?)")
+        }
+        if allocator.release(address) {
+            allocated[address.raw] = nil
+            countsByKind[Int(kind.rawValue)] -= 1
+        }
     }
 
     public func shareFrame(at address: PhysicalAddress) -> OwnedFrame { allocator.shareFrame(at: address) }
