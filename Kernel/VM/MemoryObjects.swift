@@ -16,9 +16,9 @@
 // object must release its frames from deinit, whatever space drops it last.
 
 /// The reverse map's handle on private pages (Linux's anon_vma, flattened
-/// to one per lineage): every private region gets one when it is created
-/// (or adopts its neighbour's when it merges before any page exists); fork
-/// gives the child's copies of the regions the same one. Each anonymous
+/// to one per lineage): a private region gets one at its first fault (a
+/// region without one merges with any compatible neighbour, and takes its
+/// lineage); fork gives the child's copies of the regions the same one. Each anonymous
 /// frame records the lineage's identity and its page index
 /// (FrameInfo.owner, .index); the frame is then mapped, if at all, at
 /// `region.start + (index - region.pageOffset) * 4096` in regions of this

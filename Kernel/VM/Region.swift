@@ -73,8 +73,10 @@ public struct Region {
     public var backing: RegionBacking
     /// The backing's page index of `start` (Linux vm_pgoff).
     public var pageOffset: UInt64
-    /// The reverse map's lineage of a private region's pages (anon_vma);
-    /// nil for shared regions, whose object is their reverse map.
+    /// The reverse map's lineage of a private region's pages (anon_vma):
+    /// nil until the first fault in the region attaches one (Linux
+    /// anon_vma_prepare), and always nil for shared regions, whose object
+    /// is their reverse map.
     public var lineage: AnonLineage?
 
     /// Contract: `range` is non-empty and page aligned at both ends.
@@ -118,12 +120,13 @@ public struct Region {
                pageOffset: pageIndex(of: range.lowerBound), lineage: lineage)
     }
 
-    /// This region grown to `range`, which starts at this region's start
-    /// (a merge with the next region; the page offset stays).
-    public func with(mergedRange range: Range<VirtualAddress>) -> Region {
-        precondition(range.lowerBound == start && range.upperBound >= end, "a merge keeps the start")
+    /// This region merged with `next` (`canMerge(with: next)`): the page
+    /// offset stays, and the lineage is whichever side has one.
+    public func merged(with next: Region) -> Region {
+        precondition(canMerge(with: next), "merging regions that cannot merge")
         var region = self
-        region.range = range
+        region.range = start..<next.end
+        region.lineage = lineage ?? next.lineage
         return region
     }
 
@@ -137,11 +140,11 @@ public struct Region {
     /// True if `next` starts where this region ends and both can be one
     /// region (Linux is_mergeable_vma: same backing, contiguous offsets,
     /// same flags and protection; and is_mergeable_anon_vma: the same
-    /// lineage, unless `ignoringLineage` because one side has no page yet).
-    public func canMerge(with next: Region, ignoringLineage: Bool = false) -> Bool {
+    /// lineage, or no lineage yet on one side, i.e. no page faulted there).
+    public func canMerge(with next: Region) -> Bool {
         end == next.start && kind == next.kind && kind.isMergeable && protection == next.protection
             && backing.isSame(as: next.backing) && pageIndex(of: VirtualAddress(end.raw - pageSize)) + 1 == next.pageOffset
-            && (ignoringLineage || lineage === next.lineage)
+            && (lineage == nil || next.lineage == nil || lineage === next.lineage)
     }
 }
 

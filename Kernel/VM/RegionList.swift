@@ -92,7 +92,7 @@ struct RegionList {
         if index > 0 { first -= 1; merged.append(regions[index - 1]) }
         for piece in pieces {
             if let last = merged.last, last.canMerge(with: piece) {
-                merged[merged.count - 1] = last.with(mergedRange: last.start..<piece.end)
+                merged[merged.count - 1] = last.merged(with: piece)
             } else {
                 merged.append(piece)
             }
@@ -102,7 +102,7 @@ struct RegionList {
             end += 1
             let next = regions[index]
             if let last = merged.last, last.canMerge(with: next) {
-                merged[merged.count - 1] = last.with(mergedRange: last.start..<next.end)
+                merged[merged.count - 1] = last.merged(with: next)
             } else {
                 merged.append(next)
             }
@@ -110,30 +110,33 @@ struct RegionList {
         regions.replaceSubrange(first..<end, with: merged)
     }
 
-    /// Adds `region`, merging it with neighbours it `canMerge` with. The
-    /// region is fresh (no page of it is mapped yet), so it may adopt a
-    /// neighbour's lineage to merge (Linux: a VMA without an anon_vma
-    /// merges with one that has).
-    /// Contract: nothing overlaps `region.range` (`isFree`); no leaf maps it.
+    /// Adds `region`, merging it with neighbours it `canMerge` with.
+    /// Contract: nothing overlaps `region.range` (`isFree`).
     mutating func insert(_ region: Region) {
         let index = firstIndex(endingAbove: region.start)
         precondition(index == regions.count || regions[index].start >= region.end, "inserted region overlaps")
         var merged = region
         var replaced = index..<index
-        if index > 0 && regions[index - 1].canMerge(with: merged, ignoringLineage: true) {
-            merged = regions[index - 1].with(mergedRange: regions[index - 1].start..<merged.end)
+        if index > 0 && regions[index - 1].canMerge(with: merged) {
+            merged = regions[index - 1].merged(with: merged)
             replaced = index - 1..<replaced.upperBound
         }
-        if index < regions.count {
-            let next = regions[index]
-            let fresh = replaced.lowerBound == index       // still only the new region
-            if merged.canMerge(with: next, ignoringLineage: fresh) {
-                if fresh { merged.lineage = next.lineage }
-                merged = merged.with(mergedRange: merged.start..<next.end)
-                replaced = replaced.lowerBound..<index + 1
-            }
+        if index < regions.count && merged.canMerge(with: regions[index]) {
+            merged = merged.merged(with: regions[index])
+            replaced = replaced.lowerBound..<index + 1
         }
         regions.replaceSubrange(replaced, with: CollectionOfOne(merged))
+    }
+
+    /// Gives the region containing `address` the lineage `lineage` (the
+    /// first fault in it). Contract: such a region exists, has no lineage,
+    /// and is private. Its neighbours cannot merge with it afterwards any
+    /// more than before: one without a lineage would have merged already.
+    mutating func attach(_ lineage: AnonLineage, toRegionContaining address: VirtualAddress) {
+        let index = firstIndex(endingAbove: address)
+        precondition(index < regions.count && regions[index].start <= address && regions[index].lineage == nil,
+                     "attach: no lineage-free region there")
+        regions[index].lineage = lineage
     }
 
     /// The start of the highest free range of `length` bytes inside `bounds`

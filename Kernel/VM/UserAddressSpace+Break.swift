@@ -33,8 +33,7 @@ extension UserAddressSpace {
         if newTop > oldTop {
             let growth = oldTop..<newTop
             guard regionList.isFree(growth) else { return breakEnd }
-            regionList.insert(Region(range: growth, protection: .readWrite, kind: .heap,
-                                     lineage: AnonLineage(member: identity)))
+            regionList.insert(Region(range: growth, protection: .readWrite, kind: .heap))
         } else if newTop < oldTop {
             removeMappings(newTop..<oldTop, tlb: tlb)
         }

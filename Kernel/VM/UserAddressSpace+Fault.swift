@@ -25,8 +25,9 @@
 //      the old reference is dropped after its map count.
 // 5. The leaf already allows the access: the TLB held a stale entry; the
 //    page is invalidated (`.resolved(.spurious)`).
-// Regions never change here; only the page table, the frame counts and
-// `residentPages`.
+// Regions never change here, except that a private region's first fault
+// gives it its reverse-map lineage (Linux anon_vma_prepare); otherwise only
+// the page table, the frame counts and `residentPages` change.
 
 extension UserAddressSpace {
     /// Makes the access `fault` describes possible if the regions allow it,
@@ -45,6 +46,13 @@ extension UserAddressSpace {
     /// access) says; the regions themselves are not consulted.
     mutating func resolve<TLB: TLBControl>(_ fault: PageFault, in region: Region, tlb: TLB) -> FaultResolution {
         let page = VirtualAddress(fault.address.raw & ~(pageSize - 1))
+        var region = region
+        if region.backing.isPrivate && region.lineage == nil {
+            // The region's first fault gives it a lineage (anon_vma_prepare).
+            let lineage = AnonLineage(member: identity)
+            regionList.attach(lineage, toRegionContaining: page)
+            region.lineage = lineage
+        }
         let frames = table.frames
         let memory = table.memory
         var createdLeaf = false

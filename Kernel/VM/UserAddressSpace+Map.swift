@@ -47,9 +47,8 @@ extension UserAddressSpace {
                                   : try freeStart(hint: request.address, length: length)
         let range = start..<start + length
         if request.fixed { removeMappings(range, tlb: tlb) }
-        let lineage = request.backing.isPrivate ? AnonLineage(member: identity) : nil
         regionList.insert(Region(range: range, protection: request.protection, kind: request.kind,
-                                 backing: request.backing, pageOffset: request.pageOffset, lineage: lineage))
+                                 backing: request.backing, pageOffset: request.pageOffset))
         return start
     }
 

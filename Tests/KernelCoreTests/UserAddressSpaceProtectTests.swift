@@ -52,15 +52,11 @@ import FakeMMU
             try space.mapFixed(Self.page(2), pages: 2, .readWrite, tlb: machine.mmu)
             try space.mapFixed(Self.page(4), pages: 2, .noAccess, tlb: machine.mmu)
             try space.protect(Self.pages(1..<5), to: [.read, .execute], tlb: machine.mmu)
-            // Linux merges these (no VMA has an anon_vma before its first
-            // fault); ours keep one lineage per mmap and merge only equal
-            // lineages after mprotect. Reported to the lead; the known issue
-            // flips to a failure once the merge follows Linux.
-            withKnownIssue("mprotect does not merge separately mapped untouched regions (lineages differ)") {
-                #expect(space.regionShapes == [region(Self.page(0), pages: 1, .read),
-                                               region(Self.page(1), pages: 4, .readExecute),
-                                               region(Self.page(5), pages: 1, .noAccess)])
-            }
+            // Linux merges these: no VMA has an anon_vma before its first
+            // fault, and neither has a lineage here.
+            #expect(space.regionShapes == [region(Self.page(0), pages: 1, .read),
+                                           region(Self.page(1), pages: 4, .readExecute),
+                                           region(Self.page(5), pages: 1, .noAccess)])
             for index in 1..<5 as Range<UInt64> {
                 let fetch = space.userAccess(Self.page(index), .execute, machine)
                 #expect(fetch.physical != nil && fetch.physical == space.frame(at: Self.page(index)).map(PhysicalAddress.init))
@@ -130,9 +126,7 @@ import FakeMMU
             let attempts = machine.frames.allocationAttempts
             try space.protect(Self.pages(0..<5), to: .read, tlb: machine.mmu)
             #expect(machine.frames.allocationAttempts == attempts, "mprotect allocates nothing")
-            withKnownIssue("mprotect does not merge a touched region with untouched neighbours (lineages differ)") {
-                #expect(space.regionShapes == [region(Self.base, pages: 5, .read)], "Linux merges them: one has an anon_vma")
-            }
+            #expect(space.regionShapes == [region(Self.base, pages: 5, .read)], "Linux merges them: one has an anon_vma")
             #expect(space.residentPages == 1)
             #expect(space.userLoad(machine, Self.page(2)) == 5)
             #expect(space.userAccess(Self.page(2), .write, machine) == .fault(.accessDenied))
