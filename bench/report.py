@@ -89,6 +89,25 @@ def spread(runs, name):
     return "0" if worst == 0 else f"{100.0 * worst / max(first, 1):.2f}%"
 
 
+README_BEGIN = "<!-- bench results: begin (written by make bench) -->"
+README_END = "<!-- bench results: end -->"
+
+
+def update_readme(readme, results_md):
+    """Puts results.md between the README's markers (left alone without them)."""
+    with open(readme) as file:
+        text = file.read()
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        print(f"report: no bench markers in {readme}; not updated", file=sys.stderr)
+        return
+    with open(results_md) as file:
+        table = file.read()
+    text = text[:begin + len(README_BEGIN)] + "\n" + table + text[end:]
+    with open(readme, "w") as file:
+        file.write(text)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -98,6 +117,7 @@ def main():
     parser.add_argument("--linux-wall")
     parser.add_argument("--ours-wall")
     parser.add_argument("--title", default="")
+    parser.add_argument("--readme", help="replace the text between the bench markers in this file with the table")
     options = parser.parse_args()
 
     linux_runs = [parse(path) for path in options.linux]
@@ -165,6 +185,9 @@ def main():
         markdown.write("\n| benchmark | measures |\n|---|---|\n")
         for name in names:
             markdown.write(f"| {name} | {DESCRIPTIONS.get(name, '')} |\n")
+
+    if options.readme:
+        update_readme(options.readme, os.path.join(options.out, "results.md"))
 
     import matplotlib
     matplotlib.use("Agg")

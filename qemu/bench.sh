@@ -5,8 +5,9 @@
 #
 # Runs, each a fresh boot: Linux and this kernel under -icount twice each
 # (the figures, and their repeat), then once each under plain TCG (the wall
-# column). Prints the table and writes bench/results/results.md and
-# bench/results/ratios.png (bench/report.py). The serial logs stay in
+# column). Prints the table and writes bench/results/results.md,
+# bench/results/ratios.png and the table in README.md's Benchmarks section
+# (bench/report.py). The serial logs stay in
 # $BUILD/bench/. Needs `make kernel initrd` first; installs the Linux
 # kernel, cpio and matplotlib when missing (qemu/bench-deps.sh).
 #
@@ -46,5 +47,5 @@ title="Measured $(date -u +%Y-%m-%d) by \`make bench\`: Linux $(basename "$vmlin
 /usr/bin/python3 bench/report.py --out "$results" --tsc-hz "$tsc_hz" --title "$title" \
     --linux "$logs/linux-icount-1.log" "$logs/linux-icount-2.log" \
     --ours "$logs/ours-icount-1.log" "$logs/ours-icount-2.log" \
-    --linux-wall "$logs/linux-wall-1.log" --ours-wall "$logs/ours-wall-1.log"
-echo "bench: wrote $results/results.md and $results/ratios.png" >&2
+    --linux-wall "$logs/linux-wall-1.log" --ours-wall "$logs/ours-wall-1.log" --readme README.md
+echo "bench: wrote $results/results.md, $results/ratios.png and README.md's Benchmarks table" >&2
