@@ -14,8 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 BUILD=${BUILD:-build}
 QEMU_MEMORY_MIB=512
+source qemu/bench.conf  # first: it sets the CPU model qemu.conf puts in QEMU_ARGS
 source qemu/qemu.conf
-source qemu/bench.conf
 
 vmlinuz=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
 [ -n "$vmlinuz" ] || { echo "bench-linux: no /boot/vmlinuz-*; run qemu/bench-deps.sh" >&2; exit 1; }
@@ -26,6 +26,7 @@ root=$BUILD/bench/linux-root
 rm -rf "$root" && mkdir -p "$root/bin" "$root/dev"
 cp "$BUILD"/user/bin/bench_* "$root/bin/"
 mknod -m 600 "$root/dev/console" c 5 1
+touch -h -d @0 "$root" "$root"/* "$root"/*/*  # the same archive, byte for byte, every time
 cpio_file=$BUILD/bench/linux-initramfs.cpio
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc --reproducible -R 0:0) > "$cpio_file"
 
