@@ -52,14 +52,14 @@ SWIFT_ROOT  := $(abspath $(dir $(shell command -v $(SWIFTC)))/..)
 SWIFT_EMBEDDED_LIBS := $(SWIFT_ROOT)/lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a
 LD_FLAGS    := -n -static -nostdlib --gc-sections -T Linker/kernel.ld
 
-.PHONY: all kernel iso run test test-host test-qemu test-qemu-kernel test-qemu-user bench bench-host bench-qemu debug symbolize deps clean help
+.PHONY: all kernel iso run test test-host test-qemu test-qemu-kernel test-qemu-user bench bench-host bench-qemu bench-vs-linux debug symbolize deps clean help
 
 all: kernel
 
 help:
 	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Other targets: kernel, user, initrd, iso, test-host, test-qemu (= test-qemu-kernel + test-qemu-user),"
-	@echo "               bench-host, bench-qemu, symbolize ADDR=..., deps, clean"
+	@echo "               bench-host, bench-qemu, bench-vs-linux, symbolize ADDR=..., deps, clean"
 	@echo "Variables (run, iso, debug): INIT=\"/bin/prog args\" (the first program), EXTRA_PROGRAMS=\"path ...\""
 	@echo "  (more files in /bin), CMDLINE=\"...\" (more kernel command line), QEMU_TIMEOUT=seconds;"
 	@echo "  BUILD=dir (default build), QEMU_TEST_TIMEOUT=seconds (each test boot, default 120)"
@@ -122,7 +122,12 @@ test-qemu-kernel: kernel initrd
 test-qemu-user: kernel initrd
 	@qemu/run-user-tests.sh
 
-bench: bench-host bench-qemu
+# The host benchmarks, then the same binaries on Linux and on this kernel
+# side by side (qemu/bench.sh; the table goes to bench/results/).
+bench: bench-host bench-vs-linux
+
+bench-vs-linux: kernel initrd
+	@qemu/bench.sh
 
 bench-host:
 	swift run -c release MemoryBenchmark

@@ -101,3 +101,7 @@ initrd: $(USER_BINARIES)
 	    -cf $(INITRD).tmp -C $(INITRD_ROOT) bin
 	@mv $(INITRD).tmp $(INITRD)
 	@echo "$(INITRD): $$(ls $(INITRD_ROOT)/bin | wc -l) programs"
+
+# The benchmark programs (User/Programs/bench_*, `make bench`) share
+# User/Bench/bench.h.
+$(filter $(USER_BIN)/bench_%,$(USER_BINARIES)): $(wildcard User/Bench/*.h)
