@@ -18,6 +18,7 @@ SYSCALL_FRAME_VECTOR   equ 256
 FRAME_VECTOR_OFFSET    equ 15 * 8
 FRAME_RIP_OFFSET       equ 17 * 8
 USER_SPACE_LIMIT_SHIFT equ 47
+ENOSYS                 equ 38
 
 %include "frame.inc"
 
@@ -66,3 +67,16 @@ align 8
 global syscall_kernel_rsp
 syscall_user_rsp:   dq 0
 syscall_kernel_rsp: dq 0            ; top of the running task's kernel stack
+
+; syscall_compat_entry (MSR CSTAR): `syscall` executed in compatibility
+; mode. Ring 3 cannot get there (GDT.swift has no 32-bit user code
+; segment), but CSTAR must point somewhere safe: left at 0, the CPU would
+; run ring 0 at RIP 0 on the user's stack. Like Linux without
+; IA32_EMULATION (ignore_sysret): return -ENOSYS at once, touching neither
+; the stack nor memory. Interrupts are off (FMASK) until sysret restores
+; RFLAGS from R11; NMI, #DF and #MC run on IST stacks.
+section .text
+global syscall_compat_entry
+syscall_compat_entry:
+    mov eax, -ENOSYS
+    o32 sysret                      ; back to compatibility mode at ECX

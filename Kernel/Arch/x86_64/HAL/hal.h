@@ -131,6 +131,8 @@ extern uint8_t smap_enabled;
 static inline void hal_set_smap_enabled(int enabled) { smap_enabled = enabled ? 1 : 0; }
 uint64_t hal_user_copy(void *destination, const void *source, uint64_t count);
 static inline uint64_t hal_syscall_entry_address(void) { return (uint64_t)syscall_entry; }
+extern char syscall_compat_entry[];
+static inline uint64_t hal_syscall_compat_entry_address(void) { return (uint64_t)syscall_compat_entry; }
 static inline void hal_set_syscall_kernel_stack(uint64_t top) { syscall_kernel_rsp = top; }
 static inline void hal_set_fpu_state_area(void *area) { current_fpu_state = area; }
 
