@@ -5,10 +5,17 @@ enum FileSyscalls {
     static let chunkSize = 256
 
     /// write(fd, buffer, count): the console only (archive files are read-only).
+    ///
+    /// Contract: writes at most ConsoleDevice.maximumWriteBytes and returns
+    /// how many it wrote, so one call keeps interrupts off for a bounded
+    /// time (review finding 4: an unbounded write froze the machine).
+    /// Known deviation: Linux's tty write blocks until it wrote everything;
+    /// here a long write returns a short count, which POSIX allows and
+    /// every caller that loops on write() handles.
     static func write(_ task: Task, fd: Int64, buffer: UInt64, count: UInt64) -> SyscallOutcome {
         guard let file = task.files.file(fd), case .console = file.kind else { return .error(.EBADF) }
         guard UserMemory.isUserRange(buffer, Int(clamping: count)) else { return .error(.EFAULT) }
-        let total = Int(count)
+        let total = min(Int(count), ConsoleDevice.maximumWriteBytes)
         var done = 0
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         while done < total {
