@@ -47,8 +47,13 @@ syscall_entry:
 
     cmp qword [rsp + FRAME_VECTOR_OFFSET], SYSCALL_FRAME_VECTOR
     jne interrupt_return
-    ; sysret to a non-canonical RIP would fault in ring 0 (Intel SDM,
-    ; SYSRET): leave that case to iretq.
+    ; sysret to a non-canonical RIP would raise #GP in ring 0 on the
+    ; user's RSP (Intel SDM, SYSRET; CVE-2012-0217): leave anything at or
+    ; above 2^47 to iretq. iretq is not safe for a non-canonical RIP either
+    ; (#GP in ring 0 too), but it faults on the kernel stack, and the
+    ; exception table charges that fault to the task (iret_fault_fixup in
+    ; interrupts.asm). sysret itself needs no fixup: with RCX canonical and
+    ; the fixed STAR selectors it cannot fault.
     mov rcx, [rsp + FRAME_RIP_OFFSET]
     shr rcx, USER_SPACE_LIMIT_SHIFT
     jnz interrupt_return

@@ -54,6 +54,17 @@ enum ProtectionTests {
                     ? nil : "a write to the direct-map alias of .data faulted"
             }
         }
+        t.test("exceptions.iretq-fault-has-a-fixup") {
+            // A fault at the iretq to ring 3 is charged to the task (SIGSEGV), not a panic.
+            var entry = hal_extable_start()!
+            while entry < hal_extable_end()! {
+                if entry[0] == hal_interrupt_return_iret_address() {
+                    return entry[1] == hal_iret_fault_fixup_address() ? nil : "the iretq's fixup is \(hex(entry[1]))"
+                }
+                entry += 2
+            }
+            return "no exception-table entry for the iretq at \(hex(hal_interrupt_return_iret_address()))"
+        }
         t.test("paging.execute-from-data-faults-with-present-fetch") {
             withUnsafeMutablePointer(to: &dataReturnInstruction) { pointer in
                 let address = UInt64(UInt(bitPattern: pointer))

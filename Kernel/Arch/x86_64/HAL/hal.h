@@ -114,6 +114,10 @@ extern uint64_t __extable_start[], __extable_end[];
 static inline uint64_t hal_probe_execute_fixup_address(void) { return (uint64_t)hal_probe_execute_fixup; }
 static inline uint64_t *hal_extable_start(void) { return __extable_start; }
 static inline uint64_t *hal_extable_end(void) { return __extable_end; }
+// The iretq of interrupt_return and its fixup (Boot/interrupts.asm).
+extern char interrupt_return_iret[], iret_fault_fixup[];
+static inline uint64_t hal_interrupt_return_iret_address(void) { return (uint64_t)interrupt_return_iret; }
+static inline uint64_t hal_iret_fault_fixup_address(void) { return (uint64_t)iret_fault_fixup; }
 
 // ---- Kernel heap storage (Boot/heap.asm) --------------------------------------
 extern char heap_arena_start[], heap_metadata[];
