@@ -11,13 +11,16 @@
 ; FPU/SSE state: the kernel's Swift code uses SSE, so the user's registers
 ; are saved (fxsave) on every entry from ring 3 and restored on every exit
 ; to ring 3, into the area `current_fpu_state` points at (the scheduler
-; points it at the running task's area). Kernel code runs with interrupts
+; points it at the running task's area); in between the kernel runs with
+; its own defaults (fpu.inc). Kernel code runs with interrupts
 ; off except in the idle loop, which has no SSE state worth keeping.
 ; One CPU: no swapgs, no per-CPU GS base.
 
 %include "frame.inc"
 %include "smap.inc"
 %include "extable.inc"
+%define KERNEL_MXCSR_DEFINED_HERE
+%include "fpu.inc"
 
 section .text
 bits 64
@@ -68,6 +71,7 @@ interrupt_common:
     jz .from_kernel
     mov rax, [rel current_fpu_state]
     fxsave64 [rax]
+    LOAD_KERNEL_FPU_DEFAULTS
 .from_kernel:
     mov rdi, rsp                    ; 16-byte aligned here (see hal.h)
     xor ebp, ebp                    ; backtraces stop at the interrupt
@@ -108,6 +112,9 @@ iret_fault_fixup:
 EXTABLE interrupt_return.iret, iret_fault_fixup
 
 section .rodata
+align 4
+global kernel_mxcsr
+kernel_mxcsr: dd 0x1f80             ; every SSE exception masked, round to nearest (fpu.inc)
 align 8
 global isr_stub_table
 isr_stub_table:

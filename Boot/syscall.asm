@@ -21,6 +21,7 @@ USER_SPACE_LIMIT_SHIFT equ 47
 ENOSYS                 equ 38
 
 %include "frame.inc"
+%include "fpu.inc"
 
 section .text
 bits 64
@@ -40,6 +41,7 @@ syscall_entry:
     cld
     mov rax, [rel current_fpu_state]
     fxsave64 [rax]
+    LOAD_KERNEL_FPU_DEFAULTS
     mov rdi, rsp
     xor ebp, ebp
     call syscall_dispatch
