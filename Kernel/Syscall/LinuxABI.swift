@@ -70,6 +70,9 @@ public enum ProcessABI {
     public static let waitNoHang: UInt64 = 1
     public static let waitUntraced: UInt64 = 2
     public static let waitContinued: UInt64 = 8
+    public static let waitNoThread: UInt64 = 0x2000_0000      // __WNOTHREAD
+    public static let waitAllChildren: UInt64 = 0x4000_0000   // __WALL
+    public static let waitCloneChildren: UInt64 = 0x8000_0000 // __WCLONE
     public static let clockRealtime: UInt64 = 0
     public static let clockMonotonic: UInt64 = 1
     public static let clockMonotonicRaw: UInt64 = 4
