@@ -109,6 +109,24 @@ enum KernelMemory {
         } catch {
             kernelPanic("memory: could not build the kernel page tables")
         }
+        restrictKernelHalfLinks()
+    }
+
+    /// Contract: every kernel-half PML4 entry carries kernelTableLinkFlags
+    /// (U/S clear), before any user space copies them (PageTable's
+    /// init(sharingKernelHalfOf:)), so one kernel leaf mapped with U by
+    /// mistake still cannot be reached from ring 3 (review finding 15).
+    /// The leaves keep deciding every other right.
+    private static func restrictKernelHalfLinks() {
+        let root = KernelLayout.directMap(kernelSpace.table.root.raw)
+        for slot in kernelSlots {
+            // SAFETY: the root is a live, page-aligned PML4 frame reached through
+            // the direct map; slot < 512, so the access stays inside it.
+            let entry = root.load(fromByteOffset: slot * 8, as: UInt64.self)
+            guard entry & PageTableEntry.present != 0 else { continue }
+            let restricted = (entry & PageTableEntry.tableAddressMask) | PageTableEntry.kernelTableLinkFlags
+            root.storeBytes(of: restricted, toByteOffset: slot * 8, as: UInt64.self)
+        }
     }
 
     /// Maps the direct map, [0, directMapEnd) at KernelLayout.directMapBase.

@@ -58,6 +58,11 @@ static inline void hal_lidt(uint64_t base, uint16_t limit) {
     hal_descriptor_pointer p = { limit, base };
     __asm__ volatile("lidt %0" : : "m"(p) : "memory");
 }
+static inline hal_descriptor_pointer hal_sgdt(void) {
+    hal_descriptor_pointer p;
+    __asm__ volatile("sgdt %0" : "=m"(p));
+    return p;
+}
 static inline void hal_ltr(uint16_t selector) { __asm__ volatile("ltr %0" : : "r"(selector) : "memory"); }
 // Loads a new GDT and reloads every segment register (Boot/gdt.asm).
 void hal_load_gdt(uint64_t base, uint16_t limit, uint16_t code_selector, uint16_t data_selector);
