@@ -91,6 +91,7 @@ public enum FileABI {
     public static let readOnly: UInt64 = 0
     public static let create: UInt64 = 0o100
     public static let exclusive: UInt64 = 0o200
+    public static let truncate: UInt64 = 0o1000
     public static let directory: UInt64 = 0o200000
     /// openat's "relative to the working directory".
     public static let atWorkingDirectory: Int64 = -100

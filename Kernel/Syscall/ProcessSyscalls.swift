@@ -19,10 +19,16 @@ enum ProcessSyscalls {
     static func execve(_ task: Task, path: UInt64, arguments: UInt64, environment: UInt64) -> SyscallOutcome {
         let pathBytes: [UInt8], argv: [[UInt8]], envp: [[UInt8]]
         do throws(UserMemory.StringError) {
-            pathBytes = try UserMemory.string(at: path)
+            pathBytes = try UserMemory.string(at: path, maximumLength: UserMemory.maximumPathLength)
         } catch {
             return .error(error == .fault ? .EFAULT : .ENAMETOOLONG)
         }
+        // Linux opens the file before it copies argv and envp: a missing
+        // program is -ENOENT even with bad argument pointers.
+        guard let fileSystem = ProcessTable.fileSystem else { return .error(.ENOENT) }
+        if let errno = FileSyscalls.fileComponentError(pathBytes, fileSystem) { return .error(errno) }
+        guard let node = fileSystem.lookup(pathBytes) else { return .error(.ENOENT) }
+        if case .file = node, pathBytes.last == UInt8(ascii: "/") { return .error(.ENOTDIR) }
         var budget = argumentBytesLimit
         do throws(UserMemory.StringError) {
             argv = try UserMemory.stringArray(at: arguments, maximumCount: maximumArgumentCount, budget: &budget)
