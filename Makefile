@@ -137,6 +137,16 @@ bench-host:
 bench-qemu:
 	@$(MAKE) -s run INIT=/bin/sysbench
 
+# The syscall fuzzer (User/Programs/fuzz) booted as init: SEED and COUNT
+# pick the run (the seed is printed, so a crash replays); the status is
+# make run's: non-zero on a kernel panic, a hang (QEMU_TIMEOUT), a leaked
+# frame or a fuzzer that could not finish. make test runs a short round.
+.PHONY: fuzz
+SEED  ?= 1
+COUNT ?= 20000
+fuzz: kernel initrd
+	@$(MAKE) -s run INIT="/bin/fuzz $(SEED) $(COUNT)"
+
 clean:
 	rm -rf $(BUILD) .build
 

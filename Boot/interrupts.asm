@@ -11,12 +11,16 @@
 ; FPU/SSE state: the kernel's Swift code uses SSE, so the user's registers
 ; are saved (fxsave) on every entry from ring 3 and restored on every exit
 ; to ring 3, into the area `current_fpu_state` points at (the scheduler
-; points it at the running task's area). Kernel code runs with interrupts
+; points it at the running task's area); in between the kernel runs with
+; its own defaults (fpu.inc). Kernel code runs with interrupts
 ; off except in the idle loop, which has no SSE state worth keeping.
 ; One CPU: no swapgs, no per-CPU GS base.
 
 %include "frame.inc"
 %include "smap.inc"
+%include "extable.inc"
+%define KERNEL_MXCSR_DEFINED_HERE
+%include "fpu.inc"
 
 section .text
 bits 64
@@ -46,6 +50,8 @@ isr_stub_%1:
 %endrep
 
 FRAME_CS_OFFSET equ 18 * 8         ; 15 registers, vector, error code, rip, then cs
+IRET_FRAME_CS_OFFSET equ 8          ; rip, then cs
+GENERAL_PROTECTION_VECTOR equ 13
 
 section .data
 align 8
@@ -65,6 +71,7 @@ interrupt_common:
     jz .from_kernel
     mov rax, [rel current_fpu_state]
     fxsave64 [rax]
+    LOAD_KERNEL_FPU_DEFAULTS
 .from_kernel:
     mov rdi, rsp                    ; 16-byte aligned here (see hal.h)
     xor ebp, ebp                    ; backtraces stop at the interrupt
@@ -79,9 +86,35 @@ interrupt_return:
 .to_kernel:
     POP_GENERAL_REGISTERS
     add rsp, 16                     ; vector and error code
+.iret:
     iretq
 
+; iretq can fault in ring 0 before it leaves: #GP for a non-canonical RIP
+; (Intel SDM, IRET: the check comes before the privilege change) or a bad
+; CS/SS, #NP/#SS for a segment the frame names. The exception table sends
+; such a fault here, with RSP back at the iret frame and every register
+; holding the task's values. Like Linux's fixup_bad_iret, the fault is then
+; charged to the task: this rebuilds the frame a #GP from ring 3 would have
+; pushed (the iret frame's CS has RPL 3) and takes the common path, which
+; kills the task with SIGSEGV (Lifecycle.killForFault). Linux sends SIGBUS
+; for the #NP/#SS cases; no frame this kernel builds can reach them.
+; A fault returning to ring 0 has no fixup: that is a kernel bug and panics.
+global interrupt_return_iret, iret_fault_fixup
+interrupt_return_iret equ interrupt_return.iret
+iret_fault_fixup:
+    test qword [rsp + IRET_FRAME_CS_OFFSET], 3
+    jz .kernel_frame
+    push 0                          ; error code
+    push GENERAL_PROTECTION_VECTOR
+    jmp interrupt_common
+.kernel_frame:
+    ud2                             ; panics (no fixup for this one)
+EXTABLE interrupt_return.iret, iret_fault_fixup
+
 section .rodata
+align 4
+global kernel_mxcsr
+kernel_mxcsr: dd 0x1f80             ; every SSE exception masked, round to nearest (fpu.inc)
 align 8
 global isr_stub_table
 isr_stub_table:

@@ -27,6 +27,7 @@ PAGE_HUGE               equ 1 << 7
 CR0_PE                  equ 1 << 0
 CR0_MP                  equ 1 << 1
 CR0_EM                  equ 1 << 2
+CR0_NE                  equ 1 << 5
 CR0_WP                  equ 1 << 16
 CR0_PG                  equ 1 << 31
 CR4_PAE                 equ 1 << 5
@@ -113,10 +114,12 @@ _start32:
     mov [boot_pml4 + 255 * 8], eax
     mov [boot_pml4 + 256 * 8], eax
 
-    ; SSE: Swift code uses it (see the toolchain notes).
+    ; SSE: Swift code uses it (see the toolchain notes). NE: x87 errors
+    ; raise #MF in the task that caused them (SIGFPE), as on Linux, not the
+    ; legacy FERR# interrupt.
     mov eax, cr0
     and eax, ~CR0_EM
-    or eax, CR0_MP
+    or eax, CR0_MP | CR0_NE
     mov cr0, eax
     mov eax, cr4
     or eax, CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT

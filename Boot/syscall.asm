@@ -18,8 +18,10 @@ SYSCALL_FRAME_VECTOR   equ 256
 FRAME_VECTOR_OFFSET    equ 15 * 8
 FRAME_RIP_OFFSET       equ 17 * 8
 USER_SPACE_LIMIT_SHIFT equ 47
+ENOSYS                 equ 38
 
 %include "frame.inc"
+%include "fpu.inc"
 
 section .text
 bits 64
@@ -39,6 +41,7 @@ syscall_entry:
     cld
     mov rax, [rel current_fpu_state]
     fxsave64 [rax]
+    LOAD_KERNEL_FPU_DEFAULTS
     mov rdi, rsp
     xor ebp, ebp
     call syscall_dispatch
@@ -46,8 +49,13 @@ syscall_entry:
 
     cmp qword [rsp + FRAME_VECTOR_OFFSET], SYSCALL_FRAME_VECTOR
     jne interrupt_return
-    ; sysret to a non-canonical RIP would fault in ring 0 (Intel SDM,
-    ; SYSRET): leave that case to iretq.
+    ; sysret to a non-canonical RIP would raise #GP in ring 0 on the
+    ; user's RSP (Intel SDM, SYSRET; CVE-2012-0217): leave anything at or
+    ; above 2^47 to iretq. iretq is not safe for a non-canonical RIP either
+    ; (#GP in ring 0 too), but it faults on the kernel stack, and the
+    ; exception table charges that fault to the task (iret_fault_fixup in
+    ; interrupts.asm). sysret itself needs no fixup: with RCX canonical and
+    ; the fixed STAR selectors it cannot fault.
     mov rcx, [rsp + FRAME_RIP_OFFSET]
     shr rcx, USER_SPACE_LIMIT_SHIFT
     jnz interrupt_return
@@ -66,3 +74,16 @@ align 8
 global syscall_kernel_rsp
 syscall_user_rsp:   dq 0
 syscall_kernel_rsp: dq 0            ; top of the running task's kernel stack
+
+; syscall_compat_entry (MSR CSTAR): `syscall` executed in compatibility
+; mode. Ring 3 cannot get there (GDT.swift has no 32-bit user code
+; segment), but CSTAR must point somewhere safe: left at 0, the CPU would
+; run ring 0 at RIP 0 on the user's stack. Like Linux without
+; IA32_EMULATION (ignore_sysret): return -ENOSYS at once, touching neither
+; the stack nor memory. Interrupts are off (FMASK) until sysret restores
+; RFLAGS from R11; NMI, #DF and #MC run on IST stacks.
+section .text
+global syscall_compat_entry
+syscall_compat_entry:
+    mov eax, -ENOSYS
+    o32 sysret                      ; back to compatibility mode at ECX

@@ -27,7 +27,9 @@ USER_LINKER_SCRIPT := User/Runtime/user.ld
 USER_SWIFT_PROGRAMS := $(sort $(patsubst User/Programs/%/,%,$(dir $(wildcard User/Programs/*/*.swift))))
 USER_C_PROGRAMS     := $(sort $(patsubst User/Programs/%/,%,$(dir $(wildcard User/Programs/*/*.c))))
 USER_TESTS          := $(sort $(patsubst User/Tests/%/,%,$(dir $(wildcard User/Tests/*/*.swift))))
-USER_ALL_NAMES      := $(USER_SWIFT_PROGRAMS) $(USER_C_PROGRAMS) $(USER_TESTS)
+# C tests (User/Tests/<name>/*.c): gcc, with the header User/Runtime/ctest.h.
+USER_C_TESTS        := $(sort $(patsubst User/Tests/%/,%,$(dir $(wildcard User/Tests/*/*.c))))
+USER_ALL_NAMES      := $(USER_SWIFT_PROGRAMS) $(USER_C_PROGRAMS) $(USER_TESTS) $(USER_C_TESTS)
 USER_BINARIES       := $(addprefix $(USER_BIN)/,$(USER_ALL_NAMES))
 
 # Embedded Swift for ring 3: like the kernel's flags, but the red zone is
@@ -90,6 +92,14 @@ endef
 $(foreach name,$(USER_SWIFT_PROGRAMS),$(eval $(call user_swift_program,$(name),User/Programs)))
 $(foreach name,$(USER_TESTS),$(eval $(call user_swift_program,$(name),User/Tests)))
 $(foreach name,$(USER_C_PROGRAMS),$(eval $(call user_c_program,$(name))))
+
+# user_c_test(name): like user_c_program, from User/Tests, with ctest.h.
+define user_c_test
+$(USER_BIN)/$(1): $(wildcard User/Tests/$(1)/*.c) User/Runtime/ctest.h User/user.mk
+	@mkdir -p $$(dir $$@)
+	$$(USER_CC) $$(USER_GCC_FLAGS) -I User/Runtime $(wildcard User/Tests/$(1)/*.c) -o $$@
+endef
+$(foreach name,$(USER_C_TESTS),$(eval $(call user_c_test,$(name))))
 
 # Rebuilt every time: cheap, and EXTRA_PROGRAMS may differ between runs.
 # Fixed owner, mode and mtime keep the archive reproducible.

@@ -10,6 +10,7 @@
 #                    QEMU ended with success.
 #   user/cpu-without-smap  a few of them again on a CPU model without SMEP
 #                    and SMAP (QEMU_CPU=qemu64,+nx)
+#   user/fuzz        /bin/fuzz 1 500 as init: the kernel survives, no leak
 #   shell/...        the default init (the shell) fed a script on the serial
 #                    port, one line per prompt: built-ins, programs with
 #                    arguments, a C program, an unknown command, a background
@@ -59,13 +60,27 @@ expect_status user/exit-status 0
 
 # --- A CPU without SMEP and SMAP ------------------------------------------------
 # stac/clac raise #UD there: the user-copy and entry paths must skip them.
-no_smap_tests=(write_read efault execve faults)
+no_smap_tests=(write_read efault execve faults segments hostile)
 QEMU_CPU="qemu64,+nx" make_run user-no-smap INIT="/bin/runtests ${no_smap_tests[*]}"
 if has "SMAP off" && has "USERTEST SUMMARY passed=${#no_smap_tests[@]} failed=0" \
     && has "init: exited with status 0" && [ "$status" -eq 0 ]; then
     pass user/cpu-without-smap
 else
     fail user/cpu-without-smap "$(describe_status "$status"); see $log"
+    show_tail
+fi
+
+# --- The syscall fuzzer, a short fixed round (make fuzz runs long ones) --------
+# The kernel must survive every call: a FUZZ SUMMARY line, init (the fuzzer)
+# exited 0, frames back to baseline, QEMU ended with success.
+fuzz_seed=1 fuzz_count=500
+make_run user-fuzz INIT="/bin/fuzz $fuzz_seed $fuzz_count"
+if has "FUZZ SUMMARY seed=$fuzz_seed" && has "init: exited with status 0" \
+    && has "frames: back to baseline" && [ "$status" -eq 0 ]; then
+    pass user/fuzz
+    grep -aoE 'FUZZ SUMMARY .*' "$log" | sed 's/^/    /'
+else
+    fail user/fuzz "seed $fuzz_seed count $fuzz_count: $(describe_status "$status"); see $log"
     show_tail
 fi
 

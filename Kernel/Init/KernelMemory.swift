@@ -6,7 +6,7 @@ import HAL
 //      and the boot modules;
 //   2. the kernel's own page tables: the image with per-section
 //      permissions, a direct map of all RAM (2 MiB pages, 1 GiB where the
-//      CPU has them), all global; PML4 slots 255..511 pinned so every user
+//      CPU has them; read-only over the image's text and rodata), all global; PML4 slots 255..511 pinned so every user
 //      space shares them;
 //   3. CR3 switched to them, then NX, WP, SMEP and SMAP turned on;
 //   4. the heap allowed to grow past its bss arena onto fresh frames.
@@ -106,11 +106,61 @@ enum KernelMemory {
             let useGigabytePages = CPUFeatures.detect().gigabytePages
             let pageBytes = useGigabytePages ? oneGiB : twoMiB
             directMapEnd = (end + pageBytes - 1) / pageBytes * pageBytes
-            try kernelSpace.mapPhysical(KernelLayout.directMapBase, 0, length: directMapEnd,
-                                        size: useGigabytePages ? .size1GiB : .size2MiB,
-                                        PageProtection.kernelReadWrite.union(global))
+            try mapDirectMap(largePage: useGigabytePages ? .size1GiB : .size2MiB, global: global)
         } catch {
             kernelPanic("memory: could not build the kernel page tables")
+        }
+        restrictKernelHalfLinks()
+    }
+
+    /// Contract: every kernel-half PML4 entry carries kernelTableLinkFlags
+    /// (U/S clear), before any user space copies them (PageTable's
+    /// init(sharingKernelHalfOf:)), so one kernel leaf mapped with U by
+    /// mistake still cannot be reached from ring 3 (review finding 15).
+    /// The leaves keep deciding every other right.
+    private static func restrictKernelHalfLinks() {
+        let root = KernelLayout.directMap(kernelSpace.table.root.raw)
+        for slot in kernelSlots {
+            // SAFETY: the root is a live, page-aligned PML4 frame reached through
+            // the direct map; slot < 512, so the access stays inside it.
+            let entry = root.load(fromByteOffset: slot * 8, as: UInt64.self)
+            guard entry & PageTableEntry.present != 0 else { continue }
+            let restricted = (entry & PageTableEntry.tableAddressMask) | PageTableEntry.kernelTableLinkFlags
+            root.storeBytes(of: restricted, toByteOffset: slot * 8, as: UInt64.self)
+        }
+    }
+
+    /// Maps the direct map, [0, directMapEnd) at KernelLayout.directMapBase.
+    ///
+    /// Contract: every byte is readable and no byte is executable; every
+    /// byte is writable except the physical range of the image's .text and
+    /// .rodata (the exception table included), which is read-only, as
+    /// Linux keeps all aliases of its text and rodata read-only. Otherwise a
+    /// kernel write through the alias would undo W^X on the image
+    /// (review finding 5). Large pages everywhere except the 2 MiB blocks
+    /// around that range, which get 4 KiB pages.
+    private static func mapDirectMap(largePage: PageSize, global: PageProtection) throws(PagingError) {
+        let readWrite = PageProtection.kernelReadWrite.union(global)
+        let readOnly = PageProtection.kernelReadOnly.union(global)
+        let base = KernelLayout.kernelBase
+        let readOnlyStart = hal_text_start() - base, readOnlyEnd = hal_rodata_end() - base
+        let smallStart = readOnlyStart / twoMiB * twoMiB
+        let smallEnd = (readOnlyEnd + twoMiB - 1) / twoMiB * twoMiB
+        let largeBytes = largePage.bytes
+        let mediumStart = smallStart / largeBytes * largeBytes
+        let mediumEnd = (smallEnd + largeBytes - 1) / largeBytes * largeBytes
+        let pieces: [(UInt64, UInt64, PageSize, PageProtection)] = [
+            (0, mediumStart, largePage, readWrite),
+            (mediumStart, smallStart, .size2MiB, readWrite),
+            (smallStart, readOnlyStart, .size4KiB, readWrite),
+            (readOnlyStart, readOnlyEnd, .size4KiB, readOnly),
+            (readOnlyEnd, smallEnd, .size4KiB, readWrite),
+            (smallEnd, mediumEnd, .size2MiB, readWrite),
+            (mediumEnd, directMapEnd, largePage, readWrite),
+        ]
+        for (start, end, size, protection) in pieces where end > start {
+            try kernelSpace.mapPhysical(KernelLayout.directMapBase + start, start, length: end - start,
+                                        size: size, protection)
         }
     }
 

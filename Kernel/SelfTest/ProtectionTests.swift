@@ -29,6 +29,42 @@ enum ProtectionTests {
                 hal_probe_write_byte(text, 0x90)
             }
         }
+        // The direct-map aliases of .text, .rodata and the exception table
+        // are read-only too (KernelMemory.mapDirectMap).
+        let aliases: [(String, UInt64)] = [
+            ("paging.direct-map-alias-of-text-is-read-only", hal_text_start()),
+            ("paging.direct-map-alias-of-rodata-is-read-only", hal_rodata_start()),
+            ("paging.direct-map-alias-of-extable-is-read-only", UInt64(UInt(bitPattern: hal_extable_start()))),
+        ]
+        for (name, imageAddress) in aliases {
+            t.test(name) {
+                let alias = KernelLayout.directMapBase + (imageAddress - KernelLayout.kernelBase)
+                // Writes the byte already there, so a missed fault corrupts nothing.
+                let original = UInt8(truncatingIfNeeded: hal_probe_read_byte(UnsafeRawPointer(bitPattern: UInt(imageAddress))))
+                return expectPageFault(errorCode: [.present, .write], at: alias) {
+                    hal_probe_write_byte(UnsafeMutableRawPointer(bitPattern: UInt(alias))!, original)
+                }
+            }
+        }
+        t.test("paging.direct-map-alias-of-data-is-writable") {
+            // SAFETY: the alias of this .data variable, written with its own value.
+            withUnsafeMutablePointer(to: &dataReturnInstruction) { pointer in
+                let alias = KernelLayout.directMapBase + (UInt64(UInt(bitPattern: pointer)) - KernelLayout.kernelBase)
+                return hal_probe_write_byte(UnsafeMutableRawPointer(bitPattern: UInt(alias))!, 0xC3) == 0
+                    ? nil : "a write to the direct-map alias of .data faulted"
+            }
+        }
+        t.test("exceptions.iretq-fault-has-a-fixup") {
+            // A fault at the iretq to ring 3 is charged to the task (SIGSEGV), not a panic.
+            var entry = hal_extable_start()!
+            while entry < hal_extable_end()! {
+                if entry[0] == hal_interrupt_return_iret_address() {
+                    return entry[1] == hal_iret_fault_fixup_address() ? nil : "the iretq's fixup is \(hex(entry[1]))"
+                }
+                entry += 2
+            }
+            return "no exception-table entry for the iretq at \(hex(hal_interrupt_return_iret_address()))"
+        }
         t.test("paging.execute-from-data-faults-with-present-fetch") {
             withUnsafeMutablePointer(to: &dataReturnInstruction) { pointer in
                 let address = UInt64(UInt(bitPattern: pointer))

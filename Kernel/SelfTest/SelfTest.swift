@@ -25,6 +25,7 @@ enum SelfTest {
             var runner = TestRunner()
             BootTests.run(&runner, bootInfo: bootInfo, commandLine: commandLine)
             ProtectionTests.run(&runner)
+            SecurityBaselineTests.run(&runner)
             MemoryTests.run(&runner)
             runner.finish()
         }

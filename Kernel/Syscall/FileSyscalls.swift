@@ -5,10 +5,17 @@ enum FileSyscalls {
     static let chunkSize = 256
 
     /// write(fd, buffer, count): the console only (archive files are read-only).
+    ///
+    /// Contract: writes at most ConsoleDevice.maximumWriteBytes and returns
+    /// how many it wrote, so one call keeps interrupts off for a bounded
+    /// time (review finding 4: an unbounded write froze the machine).
+    /// Known deviation: Linux's tty write blocks until it wrote everything;
+    /// here a long write returns a short count, which POSIX allows and
+    /// every caller that loops on write() handles.
     static func write(_ task: Task, fd: Int64, buffer: UInt64, count: UInt64) -> SyscallOutcome {
         guard let file = task.files.file(fd), case .console = file.kind else { return .error(.EBADF) }
         guard UserMemory.isUserRange(buffer, Int(clamping: count)) else { return .error(.EFAULT) }
-        let total = Int(count)
+        let total = min(Int(count), ConsoleDevice.maximumWriteBytes)
         var done = 0
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         while done < total {
@@ -27,6 +34,9 @@ enum FileSyscalls {
         guard let file = task.files.file(fd) else { return .error(.EBADF) }
         let capacity = Int(clamping: count)
         guard UserMemory.isUserRange(buffer, capacity) else { return .error(.EFAULT) }
+        // Linux's order (vfs_read): access_ok, then the file's read, which
+        // for a directory is -EISDIR even for 0 bytes.
+        if case .directory = file.kind { return .error(.EISDIR) }
         if capacity == 0 { return .value(0) }
         switch file.kind {
         case .console:
@@ -50,11 +60,16 @@ enum FileSyscalls {
     }
 
     /// open/openat(directoryFd, path, flags): read-only files and
-    /// directories of the archive. Writing or creating fails with -EROFS.
+    /// directories of the archive. Writing, truncating or creating fails
+    /// with -EROFS; in Linux's order: O_CREAT|O_DIRECTORY is -EINVAL
+    /// (build_open_flags, 6.4+), a file named as a directory (a trailing
+    /// slash, or a file as a path component) -ENOTDIR, O_CREAT under a
+    /// missing directory -ENOENT.
     static func open(_ task: Task, directoryFd: Int64, path: UInt64, flags: UInt64) -> SyscallOutcome {
+        if flags & FileABI.create != 0 && flags & FileABI.directory != 0 { return .error(.EINVAL) }
         var pathBytes: [UInt8]
         do throws(UserMemory.StringError) {
-            pathBytes = try UserMemory.string(at: path)
+            pathBytes = try UserMemory.string(at: path, maximumLength: UserMemory.maximumPathLength)
         } catch {
             return .error(error == .fault ? .EFAULT : .ENAMETOOLONG)
         }
@@ -64,16 +79,23 @@ enum FileSyscalls {
             guard case .directory(let basePath) = base.kind else { return .error(.ENOTDIR) }
             pathBytes = basePath + [UInt8(ascii: "/")] + pathBytes
         }
-        guard let fileSystem = ProcessTable.fileSystem, let node = fileSystem.lookup(pathBytes) else {
-            return .error(flags & FileABI.create != 0 ? .EROFS : .ENOENT)
+        guard let fileSystem = ProcessTable.fileSystem else { return .error(.ENOENT) }
+        if let errno = fileComponentError(pathBytes, fileSystem) { return .error(errno) }
+        guard let node = fileSystem.lookup(pathBytes) else {
+            guard flags & FileABI.create != 0 else { return .error(.ENOENT) }
+            // Creating: EROFS only where the parent directory exists.
+            let parent = Array(pathBytes[..<(pathBytes.lastIndex(of: UInt8(ascii: "/")) ?? 0)])
+            let parentExists = parent.isEmpty || fileSystem.lookup(parent) != nil
+            return .error(parentExists ? .EROFS : .ENOENT)
         }
         // The order of Linux's checks: O_EXCL, then the type (may_open), then read-only.
         if flags & (FileABI.create | FileABI.exclusive) == FileABI.create | FileABI.exclusive { return .error(.EEXIST) }
-        let writing = flags & FileABI.accessModeMask != FileABI.readOnly
+        // O_TRUNC asks for write access too (do_open: MAY_WRITE).
+        let writing = flags & FileABI.accessModeMask != FileABI.readOnly || flags & FileABI.truncate != 0
         let file: OpenFile
         switch node {
         case .file(let contents):
-            if flags & FileABI.directory != 0 { return .error(.ENOTDIR) }
+            if flags & FileABI.directory != 0 || pathBytes.last == UInt8(ascii: "/") { return .error(.ENOTDIR) }
             if writing { return .error(.EROFS) }
             file = OpenFile(.file(contents))
         case .directory(let directoryPath):
@@ -82,6 +104,20 @@ enum FileSyscalls {
         }
         guard let fd = task.files.install(file) else { return .error(.EMFILE) }
         return .integer(fd)
+    }
+
+    /// ENOTDIR when a component before the last names a file
+    /// ("/bin/hello/x"), as Linux's path walk finds; nil otherwise.
+    static func fileComponentError(_ path: [UInt8], _ fileSystem: ArchiveFileSystem) -> Errno? {
+        var index = 1
+        while index < path.count {
+            if path[index] == UInt8(ascii: "/"), index + 1 < path.count,
+               case .file = fileSystem.lookup(Array(path[..<index])) {
+                return .ENOTDIR
+            }
+            index += 1
+        }
+        return nil
     }
 
     static func close(_ task: Task, fd: Int64) -> SyscallOutcome {

@@ -24,8 +24,9 @@ enum InfoSyscalls {
 
     /// Every clock counts from boot: there is no real-time clock driver
     /// yet, so CLOCK_REALTIME starts at the epoch when the kernel boots.
-    static func clockGettime(clock: UInt64, buffer: UInt64) -> SyscallOutcome {
-        switch clock {
+    static func clockGettime(clock: Int64, buffer: UInt64) -> SyscallOutcome {
+        guard clock >= 0 else { return .error(.EINVAL) }   // per-process CPU clocks: not implemented
+        switch UInt64(clock) {
         case ProcessABI.clockRealtime, ProcessABI.clockMonotonic, ProcessABI.clockMonotonicRaw,
              ProcessABI.clockRealtimeCoarse, ProcessABI.clockMonotonicCoarse, ProcessABI.clockBoottime:
             break

@@ -82,6 +82,9 @@ public enum ProcessABI {
     public static let waitNoHang: UInt64 = 1
     public static let waitUntraced: UInt64 = 2
     public static let waitContinued: UInt64 = 8
+    public static let waitNoThread: UInt64 = 0x2000_0000      // __WNOTHREAD
+    public static let waitAllChildren: UInt64 = 0x4000_0000   // __WALL
+    public static let waitCloneChildren: UInt64 = 0x8000_0000 // __WCLONE
     public static let clockRealtime: UInt64 = 0
     public static let clockMonotonic: UInt64 = 1
     public static let clockMonotonicRaw: UInt64 = 4
@@ -100,6 +103,7 @@ public enum FileABI {
     public static let readOnly: UInt64 = 0
     public static let create: UInt64 = 0o100
     public static let exclusive: UInt64 = 0o200
+    public static let truncate: UInt64 = 0o1000
     public static let directory: UInt64 = 0o200000
     /// openat's "relative to the working directory".
     public static let atWorkingDirectory: Int64 = -100

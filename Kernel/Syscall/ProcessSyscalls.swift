@@ -19,10 +19,16 @@ enum ProcessSyscalls {
     static func execve(_ task: Task, path: UInt64, arguments: UInt64, environment: UInt64) -> SyscallOutcome {
         let pathBytes: [UInt8], argv: [[UInt8]], envp: [[UInt8]]
         do throws(UserMemory.StringError) {
-            pathBytes = try UserMemory.string(at: path)
+            pathBytes = try UserMemory.string(at: path, maximumLength: UserMemory.maximumPathLength)
         } catch {
             return .error(error == .fault ? .EFAULT : .ENAMETOOLONG)
         }
+        // Linux opens the file before it copies argv and envp: a missing
+        // program is -ENOENT even with bad argument pointers.
+        guard let fileSystem = ProcessTable.fileSystem else { return .error(.ENOENT) }
+        if let errno = FileSyscalls.fileComponentError(pathBytes, fileSystem) { return .error(errno) }
+        guard let node = fileSystem.lookup(pathBytes) else { return .error(.ENOENT) }
+        if case .file = node, pathBytes.last == UInt8(ascii: "/") { return .error(.ENOTDIR) }
         var budget = argumentBytesLimit
         do throws(UserMemory.StringError) {
             argv = try UserMemory.stringArray(at: arguments, maximumCount: maximumArgumentCount, budget: &budget)
@@ -46,25 +52,38 @@ enum ProcessSyscalls {
     static let resourceUsageSize = 144
 
     /// wait4(pid, status, options, rusage): pid > 0 waits for that child,
-    /// anything else for any child (there are no process groups). Blocks
-    /// unless WNOHANG; -ECHILD without matching children. There is no
-    /// resource accounting yet, so a rusage buffer is filled with zeros.
+    /// anything else for any child. Blocks unless WNOHANG; -ECHILD without
+    /// matching children. There is no resource accounting yet, so a rusage
+    /// buffer is filled with zeros.
+    ///
+    /// Contract, as Linux's kernel_wait4: pid INT_MIN is -ESRCH; options
+    /// outside WNOHANG, WUNTRACED, WCONTINUED, __WNOTHREAD, __WCLONE and
+    /// __WALL are -EINVAL; __WCLONE without __WALL matches only clone
+    /// children, and every child here is a fork child, so -ECHILD. A child
+    /// is reaped before its status and rusage are stored: a bad pointer
+    /// gives -EFAULT with the child gone, as on Linux.
+    /// Known deviation: there are no process groups; every process is in
+    /// one group, so pid 0 and pid < -1 also mean any child.
     static func wait4(_ task: Task, pid: Int64, status: UInt64, options: UInt64,
                       resourceUsage: UInt64) -> SyscallOutcome {
+        if pid == Int64(Int32.min) { return .error(.ESRCH) }
         let known = ProcessABI.waitNoHang | ProcessABI.waitUntraced | ProcessABI.waitContinued
+            | ProcessABI.waitNoThread | ProcessABI.waitCloneChildren | ProcessABI.waitAllChildren
         guard options & ~known == 0 else { return .error(.EINVAL) }
+        let onlyCloneChildren = options & ProcessABI.waitCloneChildren != 0 && options & ProcessABI.waitAllChildren == 0
         var hasChild = false
-        for child in Scheduler.tasks where child.parentPid == task.pid && (pid <= 0 || child.pid == Int(pid)) {
+        for child in Scheduler.tasks where !onlyCloneChildren && child.parentPid == task.pid
+            && (pid <= 0 || child.pid == Int(pid)) {
             hasChild = true
             guard child.state == .zombie else { continue }
-            if status != 0 && !UserMemory.store(child.waitStatus, at: status) { return .error(.EFAULT) }
+            let reaped = child.pid, waitStatus = child.waitStatus
+            Lifecycle.reap(child)
+            if status != 0 && !UserMemory.store(waitStatus, at: status) { return .error(.EFAULT) }
             if resourceUsage != 0 {
                 let zeros = [UInt8](repeating: 0, count: resourceUsageSize)
                 let copied = zeros.withUnsafeBytes { UserMemory.copyOut($0.baseAddress!, to: resourceUsage, count: resourceUsageSize) }
                 guard copied else { return .error(.EFAULT) }
             }
-            let reaped = child.pid
-            Lifecycle.reap(child)
             return .integer(reaped)
         }
         guard hasChild else { return .error(.ECHILD) }

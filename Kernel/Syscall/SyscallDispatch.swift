@@ -34,8 +34,15 @@ struct SyscallArguments {
     var a3: UInt64 { values.3 }
     var a4: UInt64 { values.4 }
     var a5: UInt64 { values.5 }
-    /// An argument as a signed int (fds, pids).
-    func signed(_ value: UInt64) -> Int64 { Int64(bitPattern: value) }
+    /// An argument Linux declares `int` (dfd, pid_t, clockid_t, options,
+    /// flags): its low 32 bits, sign-extended. Bits 63..32 are garbage by
+    /// the SysV ABI and Linux ignores them (review finding 8).
+    func int(_ value: UInt64) -> Int64 { Int64(Int32(truncatingIfNeeded: value)) }
+    /// An argument Linux declares `unsigned int` (fd, count): its low 32
+    /// bits, zero-extended.
+    func unsignedInt(_ value: UInt64) -> UInt64 { UInt64(UInt32(truncatingIfNeeded: value)) }
+    /// An `int` argument used as a bit set (flags, options), as its 32-bit pattern.
+    func intBits(_ value: UInt64) -> UInt64 { UInt64(UInt32(truncatingIfNeeded: value)) }
 }
 
 @_cdecl("syscall_dispatch")
@@ -70,18 +77,34 @@ enum Syscalls {
     static let maximumReportedUnknown = 64
 
     /// Runs syscall `number` for `task` (the current task).
-    static func perform(_ number: UInt64, _ a: SyscallArguments, _ task: Task) -> SyscallOutcome {
+    ///
+    /// Contract: every argument is converted as its Linux prototype
+    /// declares it (include/linux/syscalls.h): `unsigned int` and `int`
+    /// arguments use only their low 32 bits; `unsigned long`, `size_t` and
+    /// pointers all 64. The number itself is an `int` (do_syscall_64 gets
+    /// it by `movslq %eax`, then compares it unsigned): 0x1_0000_0027 is
+    /// getpid, and a negative number is -ENOSYS.
+    static func perform(_ rawNumber: UInt64, _ a: SyscallArguments, _ task: Task) -> SyscallOutcome {
+        let number = UInt64(UInt32(truncatingIfNeeded: rawNumber))
         guard let call = SyscallNumber(rawValue: number) else { return unknown(number, task) }
         switch call {
-        case .read: return FileSyscalls.read(task, fd: a.signed(a.a0), buffer: a.a1, count: a.a2)
-        case .write: return FileSyscalls.write(task, fd: a.signed(a.a0), buffer: a.a1, count: a.a2)
-        case .open: return FileSyscalls.open(task, directoryFd: FileABI.atWorkingDirectory, path: a.a0, flags: a.a1)
-        case .openat: return FileSyscalls.open(task, directoryFd: a.signed(a.a0), path: a.a1, flags: a.a2)
-        case .close: return FileSyscalls.close(task, fd: a.signed(a.a0))
-        case .getdents64: return FileSyscalls.getdents64(task, fd: a.signed(a.a0), buffer: a.a1, count: a.a2)
+        case .read:
+            return FileSyscalls.read(task, fd: Int64(a.unsignedInt(a.a0)), buffer: a.a1, count: a.a2)
+        case .write:
+            return FileSyscalls.write(task, fd: Int64(a.unsignedInt(a.a0)), buffer: a.a1, count: a.a2)
+        case .open:
+            return FileSyscalls.open(task, directoryFd: FileABI.atWorkingDirectory, path: a.a0, flags: a.intBits(a.a1))
+        case .openat:
+            return FileSyscalls.open(task, directoryFd: a.int(a.a0), path: a.a1, flags: a.intBits(a.a2))
+        case .close: return FileSyscalls.close(task, fd: Int64(a.unsignedInt(a.a0)))
+        case .getdents64:
+            return FileSyscalls.getdents64(task, fd: Int64(a.unsignedInt(a.a0)), buffer: a.a1, count: a.unsignedInt(a.a2))
         case .brk: return MemorySyscalls.brk(task, address: a.a0)
-        case .mmap: return MemorySyscalls.mmap(task, address: a.a0, length: a.a1, protection: a.a2, flags: a.a3,
-                                               fd: a.signed(a.a4), offset: a.a5)
+        case .mmap:
+            // x86-64 sys_mmap takes every argument as unsigned long, but the
+            // fd reaches fget(), an unsigned int.
+            return MemorySyscalls.mmap(task, address: a.a0, length: a.a1, protection: a.a2, flags: a.a3,
+                                       fd: Int64(a.unsignedInt(a.a4)), offset: a.a5)
         case .munmap: return MemorySyscalls.munmap(task, address: a.a0, length: a.a1)
         case .mprotect: return MemorySyscalls.mprotect(task, address: a.a0, length: a.a1, protection: a.a2)
         case .schedYield: return .yield(0)
@@ -89,11 +112,11 @@ enum Syscalls {
         case .getppid: return .integer(task.parentPid)
         case .fork: return ProcessSyscalls.fork(task)
         case .execve: return ProcessSyscalls.execve(task, path: a.a0, arguments: a.a1, environment: a.a2)
-        case .exit, .exitGroup: return ProcessSyscalls.exit(task, code: a.a0)
-        case .wait4: return ProcessSyscalls.wait4(task, pid: a.signed(a.a0), status: a.a1, options: a.a2,
+        case .exit, .exitGroup: return ProcessSyscalls.exit(task, code: a.a0)   // int; only the low 8 bits count
+        case .wait4: return ProcessSyscalls.wait4(task, pid: a.int(a.a0), status: a.a1, options: a.intBits(a.a2),
                                                  resourceUsage: a.a3)
         case .uname: return InfoSyscalls.uname(buffer: a.a0)
-        case .clockGettime: return InfoSyscalls.clockGettime(clock: a.a0, buffer: a.a1)
+        case .clockGettime: return InfoSyscalls.clockGettime(clock: a.int(a.a0), buffer: a.a1)
         }
     }
 
@@ -101,7 +124,7 @@ enum Syscalls {
     private static func unknown(_ number: UInt64, _ task: Task) -> SyscallOutcome {
         if reportedUnknown.count < maximumReportedUnknown && !reportedUnknown.contains(number) {
             reportedUnknown.append(number)
-            print("pid \(task.pid) (\(task.displayName)): unknown syscall \(Int64(bitPattern: number)), returning -ENOSYS")
+            print("pid \(task.pid) (\(task.displayName)): unknown syscall \(Int32(truncatingIfNeeded: number)), returning -ENOSYS")
             if reportedUnknown.count == maximumReportedUnknown { print("syscall: no more unknown numbers will be logged") }
         }
         return .error(.ENOSYS)

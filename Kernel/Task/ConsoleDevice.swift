@@ -17,6 +17,13 @@ enum ConsoleDevice {
         if lineReady { Scheduler.wake(.consoleInput) }
     }
 
+    /// Most bytes one write() sends (FileSyscalls.write returns a short
+    /// count beyond): the UART is polled with interrupts off, so this bounds
+    /// how long a syscall can keep the timer away (4 KiB: about 5 ms, half
+    /// a tick, under QEMU TCG, where a byte costs ~1.2 us; the
+    /// console_write test prints the figure).
+    static let maximumWriteBytes = 4 * 1024
+
     /// Writes `bytes` to the console.
     static func write(_ bytes: UnsafeRawBufferPointer) {
         for byte in bytes { Serial.put(byte) }

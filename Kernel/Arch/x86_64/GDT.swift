@@ -6,13 +6,21 @@ import HAL
 // user SS = STAR[63:48] + 8 and user CS = STAR[63:48] + 16, so user data
 // must sit right below user code. This is the Linux order.
 //
+// Invariant: the only code segment ring 3 can load is `userCode` (64-bit).
+// Slot 0x18, where Linux keeps its 32-bit user code segment, is a null
+// descriptor here: `o64 sysret` never reads it (it loads fixed attributes),
+// and a far jump, far return or iretq to 0x1b raises #GP, so ring 3 can
+// never run in compatibility mode. Known deviation: Linux (IA32_EMULATION)
+// lets ring 3 enter compatibility mode through __USER32_CS; this kernel
+// deliberately has no 32-bit user space.
+//
 // The TSS holds RSP0 (the stack the CPU loads on an interrupt from ring 3)
 // and the IST stacks: double fault, NMI and machine check always run on a
 // known-good stack of their own, so a kernel stack overflow still reports.
 enum GDT {
     static let kernelCode: UInt16 = 0x08
     static let kernelData: UInt16 = 0x10
-    static let userCode32: UInt16 = 0x18 | 3   // placeholder, unused: keeps the sysret order
+    static let userCode32: UInt16 = 0x18 | 3   // null descriptor: only keeps the sysret order
     static let userData: UInt16 = 0x20 | 3
     static let userCode: UInt16 = 0x28 | 3
     static let tss: UInt16 = 0x30
@@ -49,7 +57,7 @@ enum GDT {
             0,
             0x00AF_9A00_0000_FFFF,  // kernel code: present, ring 0, executable, long mode
             0x00CF_9200_0000_FFFF,  // kernel data: present, ring 0, writable
-            0x00CF_FA00_0000_FFFF,  // user code 32 (unused)
+            0,                      // no 32-bit user code (see the invariant above)
             0x00CF_F200_0000_FFFF,  // user data: ring 3, writable
             0x00AF_FA00_0000_FFFF,  // user code: ring 3, executable, long mode
         ]

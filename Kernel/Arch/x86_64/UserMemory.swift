@@ -14,6 +14,9 @@ enum UserMemory {
     static let end: UInt64 = UserSpace.userEnd.raw
     /// Longest C string (path or argument) a syscall accepts (PATH_MAX, MAX_ARG_STRLEN here).
     static let maximumStringLength = 4096
+    /// Longest path, without its NUL: PATH_MAX (4096) counts the NUL, so
+    /// Linux refuses a 4096-byte path with ENAMETOOLONG.
+    static let maximumPathLength = 4095
 
     /// True when [address, address + count) is a user range (access_ok).
     static func isUserRange(_ address: UInt64, _ count: Int) -> Bool {

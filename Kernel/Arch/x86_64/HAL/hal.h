@@ -58,6 +58,11 @@ static inline void hal_lidt(uint64_t base, uint16_t limit) {
     hal_descriptor_pointer p = { limit, base };
     __asm__ volatile("lidt %0" : : "m"(p) : "memory");
 }
+static inline hal_descriptor_pointer hal_sgdt(void) {
+    hal_descriptor_pointer p;
+    __asm__ volatile("sgdt %0" : "=m"(p));
+    return p;
+}
 static inline void hal_ltr(uint16_t selector) { __asm__ volatile("ltr %0" : : "r"(selector) : "memory"); }
 // Loads a new GDT and reloads every segment register (Boot/gdt.asm).
 void hal_load_gdt(uint64_t base, uint16_t limit, uint16_t code_selector, uint16_t data_selector);
@@ -114,6 +119,10 @@ extern uint64_t __extable_start[], __extable_end[];
 static inline uint64_t hal_probe_execute_fixup_address(void) { return (uint64_t)hal_probe_execute_fixup; }
 static inline uint64_t *hal_extable_start(void) { return __extable_start; }
 static inline uint64_t *hal_extable_end(void) { return __extable_end; }
+// The iretq of interrupt_return and its fixup (Boot/interrupts.asm).
+extern char interrupt_return_iret[], iret_fault_fixup[];
+static inline uint64_t hal_interrupt_return_iret_address(void) { return (uint64_t)interrupt_return_iret; }
+static inline uint64_t hal_iret_fault_fixup_address(void) { return (uint64_t)iret_fault_fixup; }
 
 // ---- Kernel heap storage (Boot/heap.asm) --------------------------------------
 extern char heap_arena_start[], heap_metadata[];
@@ -131,6 +140,8 @@ extern uint8_t smap_enabled;
 static inline void hal_set_smap_enabled(int enabled) { smap_enabled = enabled ? 1 : 0; }
 uint64_t hal_user_copy(void *destination, const void *source, uint64_t count);
 static inline uint64_t hal_syscall_entry_address(void) { return (uint64_t)syscall_entry; }
+extern char syscall_compat_entry[];
+static inline uint64_t hal_syscall_compat_entry_address(void) { return (uint64_t)syscall_compat_entry; }
 static inline void hal_set_syscall_kernel_stack(uint64_t top) { syscall_kernel_rsp = top; }
 static inline void hal_set_fpu_state_area(void *area) { current_fpu_state = area; }
 

@@ -98,6 +98,10 @@ public struct PageTableEntry: Equatable, Sendable {
     /// purpose (P, R/W, U/S, executable): the leaf alone decides the effective
     /// rights, as Linux does for user page tables (`_PAGE_TABLE`).
     public static let tableLinkFlags: UInt64 = present | writable | user
+    /// The flags of a kernel-half PML4 entry (KernelMemory sets them after
+    /// building the kernel's tables): no U/S, so nothing below it can ever
+    /// be user-accessible, whatever a leaf says (Linux `_KERNPG_TABLE`).
+    public static let kernelTableLinkFlags: UInt64 = present | writable
 
     public init(raw: UInt64) { self.raw = raw }
     public static let empty = PageTableEntry(raw: 0)
