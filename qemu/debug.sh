@@ -8,10 +8,11 @@
 set -uo pipefail
 iso=$1; elf=$2
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/qemu.conf"
 serial_log=${BUILD:-build}/debug-serial.log
+QEMU_CONSOLE="file,id=console,path=$serial_log"
+source "$here/qemu.conf"
 
-args=("${QEMU_ARGS[@]/stdio/file:$serial_log}")
+args=("${QEMU_ARGS[@]}")
 if ! command -v gdb >/dev/null 2>&1; then
     echo "gdb is not installed: apt-get install gdb, then run 'make debug' again."
     echo "Or start QEMU yourself and attach any debugger to localhost:1234:"
