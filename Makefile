@@ -43,7 +43,7 @@ SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embe
                -wmo -parse-as-library -Osize -module-name Kernel \
                -Xfrontend -disable-stack-protector -Xfrontend -function-sections \
                -Xcc -mno-red-zone -Xcc -ffreestanding -Xcc -fno-omit-frame-pointer \
-               -I Kernel/Arch/x86_64/HAL -g
+               -I Kernel/Arch/x86_64/HAL -I Kernel/Monitor/Symbols -g
 C_FLAGS     := -target x86_64-unknown-none-elf -ffreestanding -fno-builtin -nostdlib \
                -mno-red-zone -fno-stack-protector -fno-omit-frame-pointer \
                -O2 -g -Wall -Werror
@@ -81,9 +81,23 @@ $(BUILD)/boot/%.o: Boot/%.asm $(wildcard Boot/*.inc) | deps
 	@mkdir -p $(dir $@)
 	$(NASM) -f elf64 -g -F dwarf -i Boot/ $< -o $@
 
-$(KERNEL_ELF): $(KERNEL_OBJS) Linker/kernel.ld Linker/check-image.sh
-	$(LD_KERNEL) $(LD_FLAGS) $(KERNEL_OBJS) $(SWIFT_EMBEDDED_LIBS) -o $@.tmp
+# Two links: the first with an empty symbol table, whose function names
+# (demangled) become the table of the second (Linker/make-symbol-table.sh);
+# the table is in .rodata, after .text, so no function moves (checked).
+SYMBOLS_C   := -I Kernel/Monitor/Symbols
+$(BUILD)/kernel/symbols-empty.o: Linker/make-symbol-table.sh Kernel/Monitor/Symbols/kernel_symbols.h
+	@mkdir -p $(dir $@)
+	Linker/make-symbol-table.sh --empty > $(BUILD)/kernel/symbols-empty.c
+	$(CC_KERNEL) $(C_FLAGS) $(SYMBOLS_C) -c $(BUILD)/kernel/symbols-empty.c -o $@
+
+$(KERNEL_ELF): $(KERNEL_OBJS) $(BUILD)/kernel/symbols-empty.o Linker/kernel.ld Linker/check-image.sh
+	$(LD_KERNEL) $(LD_FLAGS) $(KERNEL_OBJS) $(BUILD)/kernel/symbols-empty.o $(SWIFT_EMBEDDED_LIBS) -o $@.pass1
+	Linker/make-symbol-table.sh $@.pass1 > $(BUILD)/kernel/symbols.c
+	$(CC_KERNEL) $(C_FLAGS) $(SYMBOLS_C) -c $(BUILD)/kernel/symbols.c -o $(BUILD)/kernel/symbols.o
+	$(LD_KERNEL) $(LD_FLAGS) $(KERNEL_OBJS) $(BUILD)/kernel/symbols.o $(SWIFT_EMBEDDED_LIBS) -o $@.tmp
+	Linker/make-symbol-table.sh --same-text $@.pass1 $@.tmp
 	Linker/check-image.sh $@.tmp
+	rm -f $@.pass1
 	mv $@.tmp $@
 
 include User/user.mk

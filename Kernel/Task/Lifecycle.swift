@@ -64,6 +64,7 @@ enum Lifecycle {
             line += " (error code \(hex(f.error_code)))"
         }
         line += ", rip \(hex(f.rip))"
+        line += FaultReport.afterKill(task, frame: f, signal: signal)  // the mapping; fault statistics
         print(line)
         terminate(task, waitStatus: WaitStatus.killed(by: signal))
         return Scheduler.schedule()
