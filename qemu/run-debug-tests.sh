@@ -12,6 +12,8 @@
 #                           the shell runs: ps, vmas 1, pt 1 ADDR, frames, tlb,
 #                           faults after the `faults` test program, trace of
 #                           `hello`, check, mem, phys, kill, continue
+#   monitor/panic...        Ctrl-\ while `spin` runs, then `panic`: the report
+#                           names the task and the backtrace names the functions
 #
 # BUILD (default: build) selects the build directory; logs go to
 # $BUILD/test-logs/debug-*.log. QEMU_TEST_TIMEOUT (default 120) bounds each
@@ -161,5 +163,18 @@ expect_text monitor/unknown-command "unknown command: nosuch"
 expect_text monitor/kill "monitor: killing pid ${spin_pid:-?} (spin) with SIGKILL" "[pid ${spin_pid:-?} done: killed by signal 9"
 expect_text monitor/continue-and-exit "monitor: resuming" "init: exited with status 0" "frames: back to baseline"
 expect_status monitor/exit-status 0
+
+# --- A panic from the monitor, opened while a task runs ------------------------
+start_session debug-monitor-panic ""
+await '$ ' 1 "$TEST_TIMEOUT" && send 'spin\n'
+await 'spin' 1 && sleep 2 && send '\034'
+await 'monitor> ' 1 && send 'panic\n'
+await 'End of panic.' 1
+end_session
+if [ -n "$session_failed" ]; then fail monitor/panic "$session_failed; see $log"; show_tail; fi
+expect_text monitor/panic-report "KERNEL PANIC: unhandled exception #UD Invalid Opcode" "Task: pid 2 (spin)" \
+    " hal_ud2+0x" " KernelMonitor.open(_:canContinue:)+0x" " static ConsoleDevice.pollInput()+0x" \
+    " static Scheduler.timerTick()+0x" " interrupt_common"
+expect_status monitor/panic-exit-status 2
 
 report "QEMU debugging tests"
