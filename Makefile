@@ -52,13 +52,13 @@ SWIFT_ROOT  := $(abspath $(dir $(shell command -v $(SWIFTC)))/..)
 SWIFT_EMBEDDED_LIBS := $(SWIFT_ROOT)/lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a
 LD_FLAGS    := -n -static -nostdlib --gc-sections -T Linker/kernel.ld
 
-.PHONY: all kernel iso run test test-host test-qemu test-qemu-kernel test-qemu-user bench bench-host bench-qemu debug symbolize deps clean help
+.PHONY: all kernel iso run test test-host test-qemu test-qemu-kernel test-qemu-user test-qemu-debug bench bench-host bench-qemu debug symbolize deps clean help
 
 all: kernel
 
 help:
 	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "Other targets: kernel, user, initrd, iso, test-host, test-qemu (= test-qemu-kernel + test-qemu-user),"
+	@echo "Other targets: kernel, user, initrd, iso, test-host, test-qemu (= test-qemu-kernel + test-qemu-user + test-qemu-debug),"
 	@echo "               bench-host, bench-qemu, symbolize ADDR=..., deps, clean"
 	@echo "Variables (run, iso, debug): INIT=\"/bin/prog args\" (the first program), EXTRA_PROGRAMS=\"path ...\""
 	@echo "  (more files in /bin), CMDLINE=\"...\" (more kernel command line), QEMU_TIMEOUT=seconds;"
@@ -128,13 +128,17 @@ test-host:
 	@Tests/run-host-tests.sh
 
 test-qemu: kernel initrd
-	@status=0; qemu/run-qemu-tests.sh || status=1; qemu/run-user-tests.sh || status=1; exit $$status
+	@status=0; qemu/run-qemu-tests.sh || status=1; qemu/run-user-tests.sh || status=1; qemu/run-debug-tests.sh || status=1; exit $$status
 
 test-qemu-kernel: kernel initrd
 	@qemu/run-qemu-tests.sh
 
 test-qemu-user: kernel initrd
 	@qemu/run-user-tests.sh
+
+# Ctrl-A X, Ctrl-C, the kernel monitor, panics from it, the gdb helpers.
+test-qemu-debug: kernel initrd
+	@qemu/run-debug-tests.sh
 
 bench: bench-host bench-qemu
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests/run-all.sh: every test (host unit tests, the user test programs run
-# natively on Linux, the kernel in QEMU, then user space in QEMU), and the
+# natively on Linux, the kernel in QEMU, then user space in QEMU, then the
+# serial-console debugging tools), and the
 # total on the last line as "N passed, N failed". Exits non-zero on any
 # failure. BUILD (default: build) is the build directory; `make test`
 # builds the kernel and the initrd first.
@@ -14,9 +15,10 @@ RESULTS_FILE=$results/host Tests/run-host-tests.sh
 RESULTS_FILE=$results/native Tests/run-user-native.sh
 RESULTS_FILE=$results/qemu qemu/run-qemu-tests.sh
 RESULTS_FILE=$results/qemu-user qemu/run-user-tests.sh
+RESULTS_FILE=$results/qemu-debug qemu/run-debug-tests.sh
 
 passed=0; failed=0
-for suite in host native qemu qemu-user; do
+for suite in host native qemu qemu-user qemu-debug; do
     if [ -s "$results/$suite" ]; then
         read -r p f < "$results/$suite"
     else
