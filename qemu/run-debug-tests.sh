@@ -14,6 +14,10 @@
 #                           `hello`, check, mem, phys, kill, continue
 #   monitor/panic...        Ctrl-\ while `spin` runs, then `panic`: the report
 #                           names the task and the backtrace names the functions
+#   gdb/...                 QEMU halted with a GDB server, gdb in batch mode with
+#                           qemu/gdbinit: an hbreak on syscall_dispatch, then the
+#                           helpers kcurrent, ktasks, kvmas 1, kpt (checked against
+#                           the bytes gdb reads at the address), stepi
 #
 # BUILD (default: build) selects the build directory; logs go to
 # $BUILD/test-logs/debug-*.log. QEMU_TEST_TIMEOUT (default 120) bounds each
@@ -176,5 +180,50 @@ expect_text monitor/panic-report "KERNEL PANIC: unhandled exception #UD Invalid 
     " hal_ud2+0x" " KernelMonitor.open(_:canContinue:)+0x" " static ConsoleDevice.pollInput()+0x" \
     " static Scheduler.timerTick()+0x" " interrupt_common"
 expect_status monitor/panic-exit-status 2
+
+# --- gdb and qemu/gdbinit ---------------------------------------------------------
+# A port of our own: other QEMUs (make debug uses 1234) may be listening.
+gdb_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log=$LOGS/debug-gdb.log
+iso=$BUILD/test-debug-gdb.iso
+gdb_script=$work/session.gdb
+cat > "$gdb_script" <<GDB
+target remote 127.0.0.1:$gdb_port
+hbreak syscall_dispatch
+continue
+kcurrent
+ktasks
+kvmas 1
+kpt 0x400000 1
+x/4xb 0x400000
+python print("direct map of the walk's frame: " + " ".join("%02x" % b for b in memory(DIRECT_MAP + walk(cpu_cr3(), 0x400000, show=False), 4)))
+stepi
+info registers rip
+kill
+GDB
+if ! qemu/make-iso.sh "$iso" "$KERNEL" "" "$INITRD:initrd" > "$log" 2>&1; then
+    fail gdb/session "could not build $iso"
+else
+    # exec: $qemu_pid is timeout's, which passes a kill on to QEMU.
+    (QEMU_CONSOLE="file,id=console,path=$LOGS/debug-gdb-serial.log"; source qemu/qemu.conf
+     exec timeout "$TEST_TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" -cdrom "$iso" \
+         -gdb "tcp:127.0.0.1:$gdb_port" -S) < /dev/null > "$LOGS/debug-gdb-qemu.log" 2>&1 &
+    qemu_pid=$!
+    # gdb retries until QEMU listens.
+    for _ in $(seq 50); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1', $gdb_port), 1)" 2>/dev/null && break
+        sleep 0.2
+    done
+    timeout "$TEST_TIMEOUT" gdb -q -batch -nx -x qemu/gdbinit -x "$gdb_script" "$KERNEL" > "$log" 2>&1
+    kill "$qemu_pid" 2>/dev/null; wait "$qemu_pid" 2>/dev/null
+    if has "Breakpoint 1, " && has "in syscall_dispatch"; then pass gdb/hbreak; else fail gdb/hbreak "no stop at syscall_dispatch; see $log"; fi
+    expect_text gdb/kcurrent "current: pid 1 (init), running, cr3 0x" "(cs 0x2b: ring 3)"
+    if grep -aqE '^\* +1 +0 +running +0x[0-9a-f_]+ +[0-9]+ KiB +init$' "$log"; then pass gdb/ktasks
+    else fail gdb/ktasks "no ktasks line for pid 1 in $log"; fi
+    expect_text gdb/kvmas "pid 1 (init): 4 mappings" "0x40_0000          0x40_1000" "image" "stack  32/32 pages"
+    expect_text gdb/kpt "walk of 0x40_0000 under pid 1 (init)" "PML4[0]" "PT[0]" "owns-frame" "0x40_0000 -> physical 0x"
+    expect_text gdb/kpt-agrees-with-the-cpu "0x400000:	0x7f	0x45	0x4c	0x46" "direct map of the walk's frame: 7f 45 4c 46"
+    expect_text gdb/stepi "<syscall_dispatch+"
+fi
 
 report "QEMU debugging tests"

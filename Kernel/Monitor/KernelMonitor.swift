@@ -71,6 +71,7 @@ enum KernelMonitor {
     static func open(_ why: String, canContinue: Bool = true) {
         guard !isOpen else { return }
         isOpen = true
+        GDBView.refresh()
         print("\nmonitor: \(why); kernel stopped. Type 'help' for commands, 'continue' to resume.")
         while true {
             Console.write(prompt)

@@ -100,6 +100,7 @@ enum Scheduler {
     private static func switchTo(_ next: Task) -> UnsafeMutablePointer<hal_interrupt_frame> {
         current = next
         next.state = .running
+        GDBView.refresh()  // the gdb helpers' view of the tasks (qemu/gdbinit)
         GDT.setKernelStack(top: next.kernelStack.top)
         hal_set_syscall_kernel_stack(next.kernelStack.top)
         hal_set_fpu_state_area(next.fpuState)
