@@ -17,7 +17,7 @@
 #   gdb/...                 QEMU halted with a GDB server, gdb in batch mode with
 #                           qemu/gdbinit: an hbreak on syscall_dispatch, then the
 #                           helpers kcurrent, ktasks, kvmas 1, kpt (checked against
-#                           the bytes gdb reads at the address), stepi
+#                           the bytes gdb reads at the address), stepi, khbreak
 #
 # BUILD (default: build) selects the build directory; logs go to
 # $BUILD/test-logs/debug-*.log. QEMU_TEST_TIMEOUT (default 120) bounds each
@@ -199,6 +199,7 @@ x/4xb 0x400000
 python print("direct map of the walk's frame: " + " ".join("%02x" % b for b in memory(DIRECT_MAP + walk(cpu_cr3(), 0x400000, show=False), 4)))
 stepi
 info registers rip
+khbreak killForFault
 kill
 GDB
 if ! qemu/make-iso.sh "$iso" "$KERNEL" "" "$INITRD:initrd" > "$log" 2>&1; then
@@ -224,6 +225,7 @@ else
     expect_text gdb/kpt "walk of 0x40_0000 under pid 1 (init)" "PML4[0]" "PT[0]" "owns-frame" "0x40_0000 -> physical 0x"
     expect_text gdb/kpt-agrees-with-the-cpu "0x400000:	0x7f	0x45	0x4c	0x46" "direct map of the walk's frame: 7f 45 4c 46"
     expect_text gdb/stepi "<syscall_dispatch+"
+    expect_text gdb/khbreak "Hardware assisted breakpoint 2 at 0x"
 fi
 
 report "QEMU debugging tests"
