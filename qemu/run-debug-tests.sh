@@ -10,8 +10,8 @@
 #                           signal 2]", a new prompt, and the shell still works
 #   monitor/...             the boot option `monitor`, then Ctrl-\ (0x1c) while
 #                           the shell runs: ps, vmas 1, pt 1 ADDR, frames, tlb,
-#                           faults after the `faults` test program, trace of
-#                           `hello`, check, mem, phys, kill, continue
+#                           faults (traced) after the `faults` test program, a
+#                           syscall trace of `hello`, check, mem, phys, kill, continue
 #   monitor/panic...        Ctrl-\ while `spin` runs, then `panic`: the report
 #                           names the task and the backtrace names the functions
 #   gdb/...                 QEMU halted with a GDB server, gdb in batch mode with
@@ -119,6 +119,7 @@ run_monitor 'help'
 run_monitor 'ps'
 run_monitor 'vmas 1'
 run_monitor 'pt 1 0x400000'
+run_monitor 'trace on faults'
 run_monitor 'continue'
 await '$ ' 1 && send 'faults\n'
 await '$ ' 2 && send '\034'
@@ -158,7 +159,8 @@ if grep -aqE '^  SIGSEGV +[1-9][0-9]*$' "$log"; then pass monitor/faults-counted
 else fail monitor/faults-counted "no non-zero SIGSEGV count after the faults program in $log"; fi
 expect_text monitor/frames "KIND" "page tables" "Free blocks per order: 0:" "reference count" "map count"
 expect_text monitor/tlb "single page (invlpg)" "global (CR4.PGE toggle)"
-expect_text monitor/trace-syscalls "trace: faults off, syscalls on" "(hello) execve(" "(hello) write(0x1, " "(hello) exit_group(0x0) = <exited>"
+expect_text monitor/trace-faults "trace: faults on, syscalls off" "(faults) at 0x0 error 0x6 rip 0x" "-> SIGSEGV"
+expect_text monitor/trace-syscalls "trace: faults on, syscalls on" "(hello) execve(" "(hello) write(0x1, " "(hello) exit_group(0x0) = <exited>"
 expect_text monitor/check "check: OK (frame allocator;"
 if has "check: FAILED"; then fail monitor/check-clean "$(grep -a 'check: FAILED' "$log" | head -1)"; else pass monitor/check-clean; fi
 expect_text monitor/mem "pid 1 (init), virtual:" "0x40_0000             7f 45 4c 46"

@@ -58,6 +58,7 @@ enum GDBView {
         case .blocked(.consoleInput): return 2
         case .blocked(.childExit): return 3
         case .zombie: return 4
+        default: return 5   // a state added later (qemu/gdbinit shows "?")
         }
     }
 
@@ -67,6 +68,7 @@ enum GDBView {
         case .heap: return 1
         case .stack: return 2
         case .anonymous: return 3
+        default: return 4   // a kind added later (qemu/gdbinit shows "?")
         }
     }
 }

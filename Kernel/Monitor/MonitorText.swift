@@ -72,6 +72,7 @@ enum MonitorText {
         case .heap: return "heap"
         case .stack: return "stack"
         case .anonymous: return "anon"
+        default: return "other"
         }
     }
 
@@ -82,6 +83,7 @@ enum MonitorText {
         case .blocked(.consoleInput): return "blocked(console)"
         case .blocked(.childExit): return "blocked(wait)"
         case .zombie: return "zombie"
+        default: return "blocked"
         }
     }
 
