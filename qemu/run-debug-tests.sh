@@ -12,6 +12,8 @@
 #                           the shell runs: ps, vmas 1, pt 1 ADDR, frames, tlb,
 #                           faults (traced) after the `faults` test program, a
 #                           syscall trace of `hello`, check, mem, phys, kill, continue
+#   monitor/fallback        no boot archive: the same monitor, `continue` refused,
+#                           `poweroff` ends QEMU with success
 #   monitor/panic...        Ctrl-\ while `spin` runs, then `panic`: the report
 #                           names the task and the backtrace names the functions
 #   gdb/...                 QEMU halted with a GDB server, gdb in batch mode with
@@ -34,14 +36,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_session NAME "CMDLINE": boots an ISO with CMDLINE and the initrd, its
-# serial console fed from a FIFO (fd $to_qemu) and written to $log.
+# start_session NAME "CMDLINE" [no-initrd]: boots an ISO with CMDLINE and the
+# initrd (unless no-initrd), its serial console fed from a FIFO (fd $to_qemu)
+# and written to $log.
 start_session() {
     local name=$1 cmdline=$2
     local iso=$BUILD/test-$name.iso
+    local modules=("$INITRD:initrd")
+    [ "${3:-}" = no-initrd ] && modules=()
     log=$LOGS/$name.log
     session_failed=""
-    if ! qemu/make-iso.sh "$iso" "$KERNEL" "$cmdline" "$INITRD:initrd" > "$log" 2>&1; then
+    if ! qemu/make-iso.sh "$iso" "$KERNEL" "$cmdline" ${modules[@]+"${modules[@]}"} > "$log" 2>&1; then
         session_failed="could not build $iso"; return
     fi
     rm -f "$work/stdin"; mkfifo "$work/stdin"
@@ -182,6 +187,18 @@ expect_text monitor/panic-report "KERNEL PANIC: unhandled exception #UD Invalid 
     " hal_ud2+0x" " KernelMonitor.open(_:canContinue:)+0x" " static ConsoleDevice.pollInput()+0x" \
     " static Scheduler.timerTick()+0x" " interrupt_common"
 expect_status monitor/panic-exit-status 2
+
+# --- The monitor as the fallback without a boot archive ----------------------------
+start_session debug-monitor-fallback "" no-initrd
+await 'monitor> ' 1 "$TEST_TIMEOUT" && send 'ps\n'
+await 'monitor> ' 2 && send 'continue\n'
+await 'monitor> ' 3 && send 'poweroff\n'
+await 'Powering off.' 1
+end_session
+if [ -n "$session_failed" ]; then fail monitor/fallback "$session_failed; see $log"; show_tail
+else expect_text monitor/fallback "init: no boot archive" "monitor: no boot archive; kernel stopped." \
+    "  PID   PPID  STATE" "nothing to continue: there is no user space (no boot archive)"; fi
+expect_status monitor/fallback-poweroff 0
 
 # --- gdb and qemu/gdbinit ---------------------------------------------------------
 # A port of our own: other QEMUs (make debug uses 1234) may be listening.
