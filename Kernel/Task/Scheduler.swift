@@ -59,6 +59,7 @@ enum Scheduler {
         PIC.acknowledge(line: PIT.irqLine)
         Clock.tick()
         ConsoleDevice.pollInput()
+        GDBView.refresh()  // the gdb helpers' view of the tasks (qemu/gdbinit)
         return schedule()
     }
 
@@ -100,7 +101,6 @@ enum Scheduler {
     private static func switchTo(_ next: Task) -> UnsafeMutablePointer<hal_interrupt_frame> {
         current = next
         next.state = .running
-        GDBView.refresh()  // the gdb helpers' view of the tasks (qemu/gdbinit)
         GDT.setKernelStack(top: next.kernelStack.top)
         hal_set_syscall_kernel_stack(next.kernelStack.top)
         hal_set_fpu_state_area(next.fpuState)

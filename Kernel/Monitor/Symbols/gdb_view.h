@@ -3,9 +3,10 @@
 // this struct (gdb_view.c is compiled with -g) like any C variable.
 //
 // Invariants: written only by GDBView.refresh (Kernel/Monitor/GDBView.swift),
-// on every task switch and when the monitor opens, so it is exact as of the
-// last switch: `current_pid` is the running task; a fork or mmap since then
-// shows at the next tick. tasks[0 ..< task_count] are valid; a task's
+// on every timer tick and when the monitor opens, so it is exact as of the
+// last tick: a fork or mmap since then shows at the next one. Which task
+// runs now is not kept here (`current_pid` is the one at the last tick):
+// the helpers find it by matching the CPU's CR3 with the tasks' `cr3`. tasks[0 ..< task_count] are valid; a task's
 // regions[0 ..< region_count] are sorted by address (more than
 // GDB_VIEW_MAX_REGIONS are cut, `regions_cut` says so).
 #pragma once
