@@ -4,8 +4,8 @@ import KernelSymbols
 // scheduler's tasks, for the gdb helpers in qemu/gdbinit.
 enum GDBView {
     /// Rewrites the whole view. Contract: interrupts off (one writer).
-    /// Cost: a few stores per task and region, 100 times a second (on
-    /// every task switch it doubled the cost of a sched_yield switch).
+    /// Cost: a few stores per task and region, 100 times a second; on
+    /// every task switch it would tax each sched_yield or blocking switch.
     static func refresh() {
         let view = gdb_view_root()!
         // Also keeps gdb_view_layout linked in (the helpers read it).
