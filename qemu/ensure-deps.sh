@@ -13,6 +13,7 @@ checks=(
     "xorriso:xorriso"
     "mtools:mformat"
     "qemu-system-x86:qemu-system-x86_64"
+    "gdb:gdb"
 )
 missing=()
 for check in "${checks[@]}"; do

@@ -7,6 +7,7 @@
 #   panic-ud2         a deliberate ud2 must give the documented #UD panic
 #   panic-pagefault   a deliberate write to an unmapped page must give the
 #                     documented #PF panic
+#   (both: the backtrace names its functions from the embedded symbol table)
 #
 # The user-space tests are qemu/run-user-tests.sh. Every boot loads the
 # initrd ($BUILD/initrd.tar) as a module when it exists, as `make run` does.
@@ -53,6 +54,9 @@ expect_text panic-ud2/report \
     "R8 =0x" "R9 =0x" "R10=0x" "R11=0x" "R12=0x" "R13=0x" "R14=0x" "R15=0x" "CR3=0x" \
     "Backtrace" "  #0 0x" "  #1 0x" "End of panic."
 expect_rip_in panic-ud2/rip-points-at-the-ud2 "hal_ud2|SelfTest"
+# The names come from the symbol table embedded in the kernel (Linker/make-symbol-table.sh).
+expect_text panic-ud2/backtrace-names "CR0=0x" "CR4=0x" "Task: none (boot)" "  #0 0x" " hal_ud2+0x" \
+    " static SelfTest.run(mode:bootInfo:commandLine:)+0x" " kernelMainOnKernelStack()+0x"
 
 boot panic-pagefault "test=panic-pagefault"
 if [ $status -ne 2 ]; then fail panic-pagefault/exit-status "expected a kernel panic, got: $(describe_status $status)"; else pass panic-pagefault/exit-status; fi

@@ -6,7 +6,7 @@
 #   0    the kernel powered off normally (isa-debug-exit 0x10 -> 33)
 #   1    the kernel reported a failure (0x11 -> 35)
 #   2    kernel panic (0x12 -> 37)
-#   3    QEMU stopped without the kernel saying so: triple fault (exits 0
+#   3    QEMU stopped without the kernel saying so: Ctrl-A X or a triple fault (exits 0
 #        under -no-reboot) or a QEMU error
 #   124  timeout
 # Any status but 0 is also said on stderr as "run-qemu: exit status N: WHY",
@@ -25,6 +25,6 @@ case $status in
     35) why 1 "the kernel reported failure" ;;
     37) why 2 "kernel panic" ;;
     124) why 124 "timed out after ${QEMU_TIMEOUT:-3600}s" ;;
-    0) why 3 "QEMU exited without a kernel status (triple fault?)" ;;
+    0) why 3 "QEMU exited without a kernel status (Ctrl-A X, or a triple fault)" ;;
     *) why 3 "QEMU exited with status $status" ;;
 esac

@@ -5,7 +5,9 @@
 // edited (backspace erases); a line becomes readable when Enter arrives.
 // read(2) on the console then returns at most one line, so a shell reading
 // with a large buffer still gets one command at a time. Ctrl-D on an empty
-// line is end-of-file: the next read returns 0.
+// line is end-of-file: the next read returns 0. Ctrl-C (the interrupt
+// character, ISIG) discards the line being typed and echoes "^C"; sending
+// SIGINT is the console device's job (Kernel/Monitor/ConsoleInterrupt.swift).
 
 public struct LineDiscipline {
     public static let newline = UInt8(ascii: "\n")
@@ -13,6 +15,7 @@ public struct LineDiscipline {
     public static let backspace: UInt8 = 0x08
     public static let delete: UInt8 = 0x7F
     public static let endOfFile: UInt8 = 0x04          // Ctrl-D
+    public static let interrupt: UInt8 = 0x03          // Ctrl-C (VINTR)
     /// A longer line is cut here, as n_tty cuts at N_TTY_BUF_SIZE.
     public static let maximumLineLength = 1024
 
@@ -57,6 +60,14 @@ public struct LineDiscipline {
             echo(byte)
             return false
         }
+    }
+
+    /// Ctrl-C: drops the line being typed (completed lines stay readable;
+    /// Linux flushes those too unless NOFLSH, but a shell has read them by
+    /// then) and echoes "^C" and a newline, as n_tty does.
+    public mutating func interrupt(echo: (UInt8) -> Void) {
+        editing = []
+        echo(UInt8(ascii: "^")); echo(UInt8(ascii: "C")); echo(Self.newline)
     }
 
     /// What read(2) returns for a buffer of `capacity` bytes: up to one

@@ -49,7 +49,9 @@ struct SyscallArguments {
 func syscallDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> UnsafeMutablePointer<hal_interrupt_frame> {
     Scheduler.recordSavedFrame(frame)
     let task = Scheduler.current!
-    let outcome = Syscalls.perform(frame.pointee.rax, SyscallArguments(frame.pointee), task)
+    let number = frame.pointee.rax, arguments = SyscallArguments(frame.pointee)
+    let outcome = Syscalls.perform(number, arguments, task)
+    if SyscallTrace.isOn { SyscallTrace.record(task, number, arguments, outcome) }  // monitor's `trace on syscalls`
     VMCheck.afterEvent(task)
     switch outcome {
     case .value(let value):

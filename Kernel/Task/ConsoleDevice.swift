@@ -1,6 +1,8 @@
 // The serial console as a character device: output goes straight to the
 // UART; input goes through the line discipline (Kernel/Lib) and wakes the
-// tasks blocked reading it.
+// tasks blocked reading it. Two keys never reach the line discipline's
+// buffer: Ctrl-C kills the foreground job with SIGINT (ConsoleInterrupt),
+// Ctrl-\ opens the kernel monitor (KernelMonitor).
 //
 // Input is polled on every timer tick and in the idle loop rather than
 // taken by interrupt: QEMU holds back bytes while the UART's FIFO is
@@ -12,7 +14,15 @@ enum ConsoleDevice {
     static func pollInput() {
         var lineReady = false
         while let byte = Serial.poll() {
-            if input.receive(byte, echo: { Serial.put($0) }) { lineReady = true }
+            switch byte {
+            case KernelMonitor.openKey:
+                KernelMonitor.open("Ctrl-\\ on the console")
+            case LineDiscipline.interrupt:
+                input.interrupt(echo: { Serial.put($0) })
+                ConsoleInterrupt.interruptForeground()
+            default:
+                if input.receive(byte, echo: { Serial.put($0) }) { lineReady = true }
+            }
         }
         if lineReady { Scheduler.wake(.consoleInput) }
     }

@@ -72,6 +72,7 @@ enum Lifecycle {
             if f.error_code != 0 { line += " (error code \(hex(f.error_code)))" }
             line += ", rip \(hex(f.rip))"
         }
+        FaultReport.recordKill(task, frame: f, signal: signal)  // the monitor's fault statistics
         print(line)
         terminate(task, waitStatus: WaitStatus.killed(by: signal))
         return Scheduler.schedule()

@@ -38,6 +38,7 @@ enum Scheduler {
     /// Starts the tick and idles; the first tick switches to a ready task.
     static func runIdleLoop() -> Never {
         PIC.remapAndMaskAll()
+        KernelMonitor.openAtBootIfAsked()
         PIT.start()
         while true {
             ConsoleDevice.pollInput()
@@ -58,6 +59,7 @@ enum Scheduler {
         PIC.acknowledge(line: PIT.irqLine)
         Clock.tick()
         ConsoleDevice.pollInput()
+        GDBView.refresh()  // the gdb helpers' view of the tasks (qemu/gdbinit)
         return schedule()
     }
 

@@ -42,7 +42,18 @@ enum VMCheck {
     /// Checks every space and every user frame.
     static func everything() {
         guard enabled else { return }
+        if let violation = fullCheck() { fail(violation) }
+    }
+
+    /// The full check, whether or not `vmcheck` is on (the monitor's
+    /// `check`): what is wrong, or nil.
+    static func findViolation() -> String? {
+        fullCheck().map(describe)
+    }
+
+    private static func fullCheck() -> VMInvariantViolation? {
         var checker = VMInvariantChecker<DirectMapMemory, KernelFrameAllocator>(frames: KernelMemory.frames)
+        fullChecks += 1
         do throws(VMInvariantViolation) {
             for task in Scheduler.tasks where task.space != nil {
                 _ = task.space!.takeTouched()
@@ -50,16 +61,19 @@ enum VMCheck {
             }
             try checker.finish(userFrames: KernelMemory.frames.statistics.frames(.user))
         } catch {
-            fail(error)
+            return error
         }
-        fullChecks += 1
+        return nil
+    }
+
+    private static func describe(_ violation: VMInvariantViolation) -> String {
+        var line = "VM invariant broken: "
+        violation.rule.withUTF8Buffer { line += String(decoding: $0, as: UTF8.self) }
+        return line + " at \(hex(violation.address.raw)), frame \(hex(violation.frame.raw))"
     }
 
     private static func fail(_ violation: VMInvariantViolation) -> Never {
-        var line = "VM invariant broken: "
-        violation.rule.withUTF8Buffer { line += String(decoding: $0, as: UTF8.self) }
-        line += " at \(hex(violation.address.raw)), frame \(hex(violation.frame.raw))"
-        print(line)
+        print(describe(violation))
         fatalError("VM invariant broken")
     }
 }

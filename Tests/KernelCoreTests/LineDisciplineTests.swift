@@ -48,6 +48,17 @@ import Testing
         #expect(line.read(capacity: 10) == Array("ab".utf8), "Ctrl-D on a partial line hands it over")
     }
 
+    @Test func controlCDiscardsTheTypedLineAndEchoesIt() {
+        var line = LineDiscipline()
+        _ = type("done\npartial", into: &line)
+        var echo: [UInt8] = []
+        line.interrupt(echo: { echo.append($0) })
+        #expect(echo == Array("^C\n".utf8))
+        _ = type("ls\n", into: &line)
+        #expect(line.read(capacity: 100) == Array("done\n".utf8), "a completed line stays readable")
+        #expect(line.read(capacity: 100) == Array("ls\n".utf8), "the partial line is gone")
+    }
+
     @Test func overlongLinesAreCut() {
         var line = LineDiscipline()
         _ = type(String(repeating: "x", count: LineDiscipline.maximumLineLength + 50) + "\n", into: &line)

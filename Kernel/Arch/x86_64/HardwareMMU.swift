@@ -13,13 +13,19 @@ final class DirectMapMemory: PhysicalMemory {
     }
 }
 
-/// The CPU's TLB.
+/// The CPU's TLB, with flush counters for the monitor's `tlb` command.
 final class HardwareTLB: TLBControl {
+    private(set) var singlePageFlushes = 0
+    private(set) var fullFlushes = 0
+    private(set) var globalFlushes = 0
+
     func invalidatePage(_ address: VirtualAddress) {
+        singlePageFlushes += 1
         hal_invlpg(address.raw)
     }
 
     func flushAll(includingGlobal: Bool) {
+        if includingGlobal { globalFlushes += 1 } else { fullFlushes += 1 }
         let cr4 = hal_read_cr4()
         if includingGlobal && cr4 & CPUFeatures.cr4GlobalPages != 0 {
             // Clearing and setting CR4.PGE drops every entry, global ones too.

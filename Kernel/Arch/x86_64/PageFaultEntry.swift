@@ -14,10 +14,6 @@ import HAL
 //   progress in RCX/RSI/RDI.
 // - Any other kernel fault is not the VM's: the caller recovers or panics.
 enum PageFaultEntry {
-    /// Counters of resolved faults by kind and of failures (the monitor's `faults`).
-    nonisolated(unsafe) static var resolvedCounts = [Int](repeating: 0, count: FaultFix.allCases.count)
-    nonisolated(unsafe) static var failedCounts = (segv: 0, bus: 0, oom: 0)
-
     /// The fault `frame` (vector 14) describes.
     static func fault(of frame: UnsafeMutablePointer<hal_interrupt_frame>) -> PageFault {
         PageFault(errorCode: PageFaultErrorCode(rawValue: frame.pointee.error_code),
@@ -25,19 +21,16 @@ enum PageFaultEntry {
     }
 
     /// Resolves `fault` in the current task's space, or nil if there is no
-    /// user task or the address is not a user address. Counts the outcome
-    /// and runs the invariant checker on what it touched.
+    /// user task or the address is not a user address. Counts a resolved
+    /// fault (the monitor's `faults`, `trace on faults`) and runs the
+    /// invariant checker on what it touched.
     static func resolve(_ fault: PageFault) -> FaultResolution? {
         guard fault.address.raw < UserMemoryLayout.userEnd.raw, let task = Scheduler.current,
               task.space != nil else { return nil }
         let resolution = task.space!.resolve(fault, tlb: KernelMemory.tlb)
-        switch resolution {
-        case .resolved(let fix):
-            resolvedCounts[fix.rawValue] += 1
+        if case .resolved(let fix) = resolution {
+            FaultStatistics.record(FaultOutcome(fix), task: task, address: fault.address.raw, errorCode: 0, rip: 0)
             VMCheck.afterEvent(task)
-        case .notMapped, .accessDenied: failedCounts.segv += 1
-        case .beyondEnd: failedCounts.bus += 1
-        case .outOfMemory: failedCounts.oom += 1
         }
         return resolution
     }

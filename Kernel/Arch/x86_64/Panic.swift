@@ -1,16 +1,19 @@
 import HAL
 
-// Kernel panic: print the cause, the registers and a frame-pointer
-// backtrace on the serial console, then stop (QEMU exits with
-// QemuExit.panic). Everything here avoids the heap, which may be what broke.
+// Kernel panic: print the cause, the registers, the current task and a
+// frame-pointer backtrace with function names (from the symbol table the
+// build embeds, Kernel/Monitor/KernelSymbols.swift) on the serial console,
+// then stop (QEMU exits with QemuExit.panic). Everything here avoids the
+// heap, which may be what broke.
 //
 // The output format is checked by qemu/run-qemu-tests.sh; keep them in step:
 //   KERNEL PANIC: <cause>
 //   RIP=... RSP=... RFLAGS=... CS=... SS=...
 //   RAX=... RBX=... RCX=... RDX=...      (all 16 general registers)
 //   CR0=... CR2=... CR3=... CR4=...
-//   Backtrace:
-//     #0 0x...
+//   Task: pid N (name)                  (or "Task: none (boot)")
+//   Backtrace (symbolize with `make symbolize`):
+//     #0 0x... function+0xoffset
 //   End of panic.
 enum Panic {
     nonisolated(unsafe) private static var inProgress = false
@@ -36,6 +39,7 @@ enum Panic {
             Console.write(code.contains(.user) ? ", user mode\n" : ", kernel mode\n")
         }
         registers(f)
+        currentTask()
         backtrace(rip: f.rip, rbp: f.rbp)
         end()
     }
@@ -44,7 +48,9 @@ enum Panic {
     static func halt(_ message: StaticString) -> Never {
         begin()
         Console.write("KERNEL PANIC: "); Console.write(message); Console.write("\n")
-        Console.write("CR2="); Console.hex(hal_read_cr2()); Console.write(" CR3="); Console.hex(hal_read_cr3()); Console.write("\n")
+        Console.write("CR0="); Console.hex(hal_read_cr0()); Console.write(" CR2="); Console.hex(hal_read_cr2())
+        Console.write(" CR3="); Console.hex(hal_read_cr3()); Console.write(" CR4="); Console.hex(hal_read_cr4()); Console.write("\n")
+        currentTask()
         backtrace(rip: 0, rbp: hal_read_rbp())
         end()
     }
@@ -81,13 +87,13 @@ enum Panic {
     private static func backtrace(rip: UInt64, rbp: UInt64) {
         Console.write("Backtrace (symbolize with `make symbolize`):\n")
         var depth = 0
-        if rip != 0 { line(depth, rip); depth += 1 }
+        if rip != 0 { line(depth, rip, isReturnAddress: false); depth += 1 }
         var frame = rbp
         while depth < maximumBacktraceDepth, KernelLayout.isPlausibleStackAddress(frame) {
             let pointer = UnsafePointer<UInt64>(bitPattern: UInt(frame))!
             let returnAddress = pointer[1]
             if returnAddress == 0 { break }
-            line(depth, returnAddress)
+            line(depth, returnAddress, isReturnAddress: true)
             depth += 1
             let next = pointer[0]
             if next <= frame { break }  // stacks grow down: callers are higher
@@ -95,8 +101,19 @@ enum Panic {
         }
     }
 
-    private static func line(_ depth: Int, _ address: UInt64) {
-        Console.write("  #"); Console.decimal(UInt64(depth)); Console.write(" "); Console.hex(address); Console.write("\n")
+    private static func line(_ depth: Int, _ address: UInt64, isReturnAddress: Bool) {
+        Console.write("  #"); Console.decimal(UInt64(depth)); Console.write(" "); Console.hex(address); Console.write(" ")
+        KernelSymbolTable.describe(address, isReturnAddress: isReturnAddress) { Serial.put($0) }
+        Console.write("\n")
+    }
+
+    /// "Task: pid N (name)", the task whose kernel entry this is, if any.
+    private static func currentTask() {
+        Console.write("Task: ")
+        guard let task = Scheduler.current else { Console.write("none (boot)\n"); return }
+        Console.write("pid "); Console.decimal(UInt64(task.pid)); Console.write(" (")
+        for byte in task.name { Serial.put(byte) }
+        Console.write(")\n")
     }
 }
 

@@ -1,0 +1,131 @@
+// The monitor's view of the VM layer: the one place that reads regions,
+// fault outcomes and invariants, so that the VM rewrite changes only this
+// file to show more (backing, may-permissions, offsets, resolved faults).
+//
+// Today: regions have range, protection and kind; resident pages come from
+// the page table; every user page fault kills (no demand paging), so only
+// the SIGSEGV/SIGBUS outcomes are ever counted; `check` runs the frame
+// allocator's self-check and checks each space's page table against its
+// regions (invariants 2 and 3 of UserAddressSpace.swift).
+
+/// One mapping as the monitor shows it.
+struct MonitorRegionView {
+    let start: UInt64
+    let end: UInt64
+    let protection: String
+    /// What mprotect may raise the protection to; "-" until regions keep it.
+    let mayProtection: String
+    /// What the pages come from; "-" until regions keep it.
+    let backing: String
+    /// Offset in the backing object; nil until regions keep it.
+    let offset: UInt64?
+    let kind: String
+    let residentPages: Int
+}
+
+enum MonitorHooks {
+    /// True if `task` has an address space (Task.swift: only idle and zombies have none).
+    static func hasSpace(_ task: Task) -> Bool { task.pid != 0 && task.state != .zombie }
+
+    /// The mappings of `task` (none for idle and zombies).
+    static func regionViews(_ task: Task) -> [MonitorRegionView] {
+        guard hasSpace(task) else { return [] }
+        let regions = task.withSpace { $0.regions }
+        var resident: [Int] = Array(repeating: 0, count: regions.count)
+        for (index, region) in regions.enumerated() {
+            PageWalk.forEachUserLeaf(cr3: task.cr3, in: region.start.raw..<region.end.raw) { _, _ in
+                resident[index] += 1
+            }
+        }
+        var views: [MonitorRegionView] = []
+        for (index, region) in regions.enumerated() {
+            views.append(MonitorRegionView(start: region.start.raw, end: region.end.raw,
+                                           protection: MonitorText.protection(region.protection),
+                                           mayProtection: "-", backing: "-", offset: nil,
+                                           kind: MonitorText.kind(region.kind), residentPages: resident[index]))
+        }
+        return views
+    }
+
+    /// Runs every invariant check there is; returns what is wrong (empty: all hold).
+    static func checkInvariants() -> [String] {
+        var problems: [String] = []
+        if let problem = KernelMemory.frames.verifyInvariants() { problems.append("frame allocator: \(problem.text)") }
+        if let problem = VMCheck.findViolation() { problems.append(problem) }
+        for task in Scheduler.tasks where hasSpace(task) {
+            let who = "pid \(task.pid) (\(task.displayName))"
+            let regions = task.withSpace { $0.regions }
+            let counted = task.withSpace { $0.residentPages }
+            for index in regions.indices.dropFirst() where regions[index - 1].end > regions[index].start {
+                problems.append("\(who): regions \(index - 1) and \(index) overlap or are out of order")
+            }
+            var leaves = 0
+            var outside = 0
+            PageWalk.forEachUserLeaf(cr3: task.cr3, in: 0..<UserMemoryLayout.userEnd.raw) { address, _ in
+                leaves += 1
+                let inside = regions.contains { $0.start.raw <= address && address < $0.end.raw }
+                if !inside { outside += 1 }
+            }
+            if outside > 0 { problems.append("\(who): \(outside) page-table leaves outside every region") }
+            if leaves != counted { problems.append("\(who): \(leaves) leaves but residentPages is \(counted)") }
+        }
+        return problems
+    }
+}
+
+/// What a user page fault led to (Linux's VM_FAULT_* outcomes, by name).
+enum FaultOutcome: Int, CaseIterable {
+    case demandZero, zeroPage, copyOnWriteCopy, copyOnWriteReuse, shared, file, spurious, sigsegv, sigbus
+
+    /// The counter of a fault the fault path resolved.
+    init(_ fix: FaultFix) {
+        switch fix {
+        case .zeroPage: self = .zeroPage
+        case .demandZero: self = .demandZero
+        case .copyOnWrite: self = .copyOnWriteCopy
+        case .reuse: self = .copyOnWriteReuse
+        case .shared: self = .shared
+        case .file: self = .file
+        case .spurious: self = .spurious
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .demandZero: return "demand zero"
+        case .zeroPage: return "zero page"
+        case .copyOnWriteCopy: return "COW copy"
+        case .copyOnWriteReuse: return "COW reuse"
+        case .shared: return "shared"
+        case .file: return "file"
+        case .spurious: return "spurious"
+        case .sigsegv: return "SIGSEGV"
+        case .sigbus: return "SIGBUS"
+        }
+    }
+}
+
+/// Counters of page faults by outcome and of fault kills by signal, and the
+/// `trace faults` switch. The #PF path (PageFaultEntry.resolve) records
+/// every resolved fault; Lifecycle.killForFault the unresolved ones
+/// (through FaultReport).
+enum FaultStatistics {
+    nonisolated(unsafe) static var byOutcome = [Int](repeating: 0, count: FaultOutcome.allCases.count)
+    /// Tasks killed for a CPU exception, indexed by signal number.
+    nonisolated(unsafe) static var killsBySignal = [Int](repeating: 0, count: maximumSignal + 1)
+    nonisolated(unsafe) static var tracing = false
+    static let maximumSignal = 31
+
+    /// Counts one page fault of `task` at `address` (error code `errorCode`,
+    /// at `rip`) with `outcome`, and traces it when tracing is on.
+    static func record(_ outcome: FaultOutcome, task: Task, address: UInt64, errorCode: UInt64, rip: UInt64) {
+        byOutcome[outcome.rawValue] += 1
+        guard tracing else { return }
+        print("trace fault: pid \(task.pid) (\(task.displayName)) at \(MonitorText.hex(address)) error \(MonitorText.hex(errorCode)) rip \(MonitorText.hex(rip)) -> \(outcome.name)")
+    }
+
+    /// Counts a kill by `signal` for a CPU exception.
+    static func recordKill(signal: UInt32) {
+        if signal <= UInt32(maximumSignal) { killsBySignal[Int(signal)] += 1 }
+    }
+}
