@@ -33,15 +33,11 @@ source "$(dirname "$0")/test-lib.sh"
 # children, each fork and exit a full check. fork_bomb gets a boot of its
 # own without the checker: a full check at every fork is quadratic there.
 vm_names=(cow lazy_memory)
-# KNOWN BUG (open, issue [6]/[4]): `hostile` hangs this kernel after its
-# int-every-vector case since the fault path landed (it passed before);
-# it is left out of the QEMU boots until that is fixed, and still runs
-# natively. Fix it first.
-hostile_names=(segments)
+hostile_names=(hostile segments)
 names=()
 for dir in User/Tests/*/; do
     name=$(basename "$dir")
-    case " fork_bomb hostile ${vm_names[*]} ${hostile_names[*]} " in
+    case " fork_bomb ${vm_names[*]} ${hostile_names[*]} " in
         *" $name "*) ;;
         *) names+=("$name") ;;
     esac

@@ -66,7 +66,8 @@ enum Lifecycle {
         if vector == .pageFault {
             let fault = PageFaultEntry.fault(of: frame)
             let access = fault.access == .execute ? "execute" : (fault.access == .write ? "write" : "read")
-            line += " at \(hex(fault.address.raw)) (\(access), \(Self.describe(resolution, present: fault.wasPresent)))"
+            let why = PageFaultEntry.unresolvableReason(frame) ?? Self.describe(resolution, present: fault.wasPresent)
+            line += " at \(hex(fault.address.raw)) (\(access), \(why))"
             line += ", rip \(hex(f.rip)), " + MappingReport.describe(task, at: fault.address)
         } else {
             if f.error_code != 0 { line += " (error code \(hex(f.error_code)))" }

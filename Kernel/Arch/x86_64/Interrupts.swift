@@ -27,7 +27,7 @@ func interruptDispatch(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> Un
         if fromUser {
             Scheduler.recordSavedFrame(frame)
             var resolution: FaultResolution? = nil
-            if isPageFault {
+            if isPageFault && PageFaultEntry.isResolvable(frame) {
                 resolution = PageFaultEntry.resolve(PageFaultEntry.fault(of: frame))
                 if resolution?.isResolved == true { return frame }
             }
