@@ -19,7 +19,9 @@
 #   gdb/...                 QEMU halted with a GDB server, gdb in batch mode with
 #                           qemu/gdbinit: an hbreak on syscall_dispatch, then the
 #                           helpers kcurrent, ktasks, kvmas 1, kpt (checked against
-#                           the bytes gdb reads at the address), stepi, khbreak
+#                           the bytes gdb reads at the address), stepi, khbreak;
+#                           then the README session: khbreak breakCopyOnWrite
+#                           under /bin/cow, bt, kcurrent, kpt of the read-only leaf
 #
 # BUILD (default: build) selects the build directory; logs go to
 # $BUILD/test-logs/debug-*.log. QEMU_TEST_TIMEOUT (default 120) bounds each
@@ -203,13 +205,34 @@ else expect_text monitor/fallback "init: no boot archive" "monitor: no boot arch
 expect_status monitor/fallback-poweroff 0
 
 # --- gdb and qemu/gdbinit ---------------------------------------------------------
-# A port of our own: other QEMUs (make debug uses 1234) may be listening.
-gdb_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log=$LOGS/debug-gdb.log
-iso=$BUILD/test-debug-gdb.iso
-gdb_script=$work/session.gdb
-cat > "$gdb_script" <<GDB
-target remote 127.0.0.1:$gdb_port
+# gdb_session NAME "CMDLINE": boots the initrd with CMDLINE, QEMU halted with
+# a GDB server on a port of our own (other QEMUs, make debug's 1234, may be
+# listening), then runs gdb in batch mode with qemu/gdbinit and the
+# commands on stdin; the transcript goes to $log. Sets $session_failed.
+gdb_session() {
+    local name=$1 cmdline=$2 port iso=$BUILD/test-$1.iso script=$work/$1.gdb
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    log=$LOGS/$name.log
+    session_failed=""
+    { echo "target remote 127.0.0.1:$port"; cat; } > "$script"
+    if ! qemu/make-iso.sh "$iso" "$KERNEL" "$cmdline" "$INITRD:initrd" > "$log" 2>&1; then
+        session_failed="could not build $iso"; return
+    fi
+    # exec: $qemu_pid is timeout's, which passes a kill on to QEMU.
+    (QEMU_CONSOLE="file,id=console,path=$LOGS/$name-serial.log"; source qemu/qemu.conf
+     exec timeout "$TEST_TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" -cdrom "$iso" \
+         -gdb "tcp:127.0.0.1:$port" -S) < /dev/null > "$LOGS/$name-qemu.log" 2>&1 &
+    local qemu_pid=$!
+    # gdb retries until QEMU listens.
+    for _ in $(seq 50); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
+        sleep 0.2
+    done
+    timeout "$TEST_TIMEOUT" gdb -q -batch -nx -x qemu/gdbinit -x "$script" "$KERNEL" > "$log" 2>&1
+    kill "$qemu_pid" 2>/dev/null; wait "$qemu_pid" 2>/dev/null
+}
+
+gdb_session debug-gdb "" <<'GDB'
 hbreak syscall_dispatch
 continue
 kcurrent
@@ -223,21 +246,8 @@ info registers rip
 khbreak killForFault
 kill
 GDB
-if ! qemu/make-iso.sh "$iso" "$KERNEL" "" "$INITRD:initrd" > "$log" 2>&1; then
-    fail gdb/session "could not build $iso"
+if [ -n "$session_failed" ]; then fail gdb/session "$session_failed"
 else
-    # exec: $qemu_pid is timeout's, which passes a kill on to QEMU.
-    (QEMU_CONSOLE="file,id=console,path=$LOGS/debug-gdb-serial.log"; source qemu/qemu.conf
-     exec timeout "$TEST_TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" -cdrom "$iso" \
-         -gdb "tcp:127.0.0.1:$gdb_port" -S) < /dev/null > "$LOGS/debug-gdb-qemu.log" 2>&1 &
-    qemu_pid=$!
-    # gdb retries until QEMU listens.
-    for _ in $(seq 50); do
-        python3 -c "import socket; socket.create_connection(('127.0.0.1', $gdb_port), 1)" 2>/dev/null && break
-        sleep 0.2
-    done
-    timeout "$TEST_TIMEOUT" gdb -q -batch -nx -x qemu/gdbinit -x "$gdb_script" "$KERNEL" > "$log" 2>&1
-    kill "$qemu_pid" 2>/dev/null; wait "$qemu_pid" 2>/dev/null
     if has "Breakpoint 1, " && has "in syscall_dispatch"; then pass gdb/hbreak; else fail gdb/hbreak "no stop at syscall_dispatch; see $log"; fi
     expect_text gdb/kcurrent "current: pid 1 (init), running, cr3 0x" "(cs 0x2b: ring 3)"
     if grep -aqE '^\* +1 +0 +running +0x[0-9a-f_]+ +[0-9]+ KiB +init$' "$log"; then pass gdb/ktasks
@@ -247,6 +257,32 @@ else
     expect_text gdb/kpt-agrees-with-the-cpu "0x400000:	0x7f	0x45	0x4c	0x46" "direct map of the walk's frame: 7f 45 4c 46"
     expect_text gdb/stepi "<syscall_dispatch+"
     expect_text gdb/khbreak "Hardware assisted breakpoint 2 at 0x"
+fi
+
+# The README's session: a breakpoint on the copy-on-write fault path, hit by
+# the first write after a fork in User/Tests/cow; the faulting page is
+# present and read-only in the writer's table.
+gdb_session debug-gdb-cow "init=/bin/cow" <<'GDB'
+khbreak breakCopyOnWrite
+continue
+bt 3
+kcurrent
+python print("cr2 %#x" % int(gdb.parse_and_eval("$cr2")))
+python page = int(gdb.parse_and_eval("$cr2")) & ~0xfff; gdb.execute("kpt %#x" % page)
+x/2i $pc
+nexti
+kill
+GDB
+if [ -n "$session_failed" ]; then fail gdb/cow-session "$session_failed"
+else
+    expect_text gdb/khbreak-cow "breakCopyOnWrite" "Hardware assisted breakpoint 1 at 0x"
+    if has "Breakpoint 1, " && has "in \$e6Kernel16UserAddressSpaceV16breakCopyOnWrite"; then pass gdb/cow-fault-stops
+    else fail gdb/cow-fault-stops "no stop in breakCopyOnWrite; see $log"; fi
+    expect_text gdb/cow-backtrace "#1  0x"
+    expect_text gdb/cow-kcurrent "(cow), running" "(cs 0x2b: ring 3)"
+    # The leaf is present, user and read-only (`P RO U`): the fork's write protection.
+    if grep -aqE '^PT\[[0-9]+\] +0x[0-9a-f_]+ +frame 0x[0-9a-f_]+ +P RO U' "$log"; then pass gdb/cow-leaf-read-only
+    else fail gdb/cow-leaf-read-only "no present read-only user leaf in the walk; see $log"; fi
 fi
 
 report "QEMU debugging tests"
