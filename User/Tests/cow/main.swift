@@ -125,7 +125,16 @@ struct CopyOnWriteTest {
         let child = sys_fork()
         if child == 0 {
             guard let path = ProcessInfo.argument(0) else { sys_exit_group(10) }
-            let fd = sys_open(path, 0)
+            // Our own binary: argv[0] is its path under runtests and
+            // natively, but only its name when the shell found it in /bin.
+            var fd = sys_open(path, 0)
+            if fd < 0 {
+                var inBin: [CChar] = Array("/bin/".utf8CString.dropLast())
+                var next = path
+                while next.pointee != 0 { inBin.append(next.pointee); next += 1 }
+                inBin.append(0)
+                fd = inBin.withUnsafeBufferPointer { sys_open($0.baseAddress!, 0) }
+            }
             guard fd >= 0 else { sys_exit_group(11) }
             guard sys_read(fd, UnsafeMutableRawPointer(bitPattern: base), 4) == 4,
                   load(base) & 0xFFFF_FFFF == 0x464C_457F else { sys_exit_group(12) }       // "\x7fELF"
