@@ -161,7 +161,8 @@ for input in "${shell_script[@]}"; do
     # A subshell that ignores SIGPIPE: QEMU may be gone already.
     (trap '' PIPE; printf '%s\n' "$input" >&"$to_shell") 2>/dev/null
     sent=$((sent + 1)); limit=300  # then up to 30 s per prompt
-    [ "$input" = cow ] && limit=$((TEST_TIMEOUT * 5))  # issue [4]: the shell runs the cowtest suite
+    # issue [4]: the shell runs the cowtest suite; limit counts tenths of a second
+    [ "$input" = cow ] && limit=$((TEST_TIMEOUT * 5))
 done
 wait "$run_pid"
 make_status=$?

@@ -66,7 +66,7 @@ enum Lifecycle {
         if vector == .pageFault {
             let fault = PageFaultEntry.fault(of: frame)
             let access = fault.access == .execute ? "execute" : (fault.access == .write ? "write" : "read")
-            let why = PageFaultEntry.unresolvableReason(frame) ?? Self.describe(resolution, present: fault.wasPresent)
+            let why = PageFaultEntry.notTheVMs(frame)?.reason ?? Self.describe(resolution, present: fault.wasPresent)
             line += " at \(hex(fault.address.raw)) (\(access), \(why))"
             line += ", rip \(hex(f.rip)), " + MappingReport.describe(task, at: fault.address)
         } else {

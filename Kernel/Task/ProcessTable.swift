@@ -104,8 +104,8 @@ struct FrameUsage {
         return FrameUsage(freeFrames: s.freeFrames, heapFrames: s.frames(.kernelHeap) + heapTablePages())
     }
 
-    /// 2 MiB
-    private static let tableSpan: UInt64 = 1 << 21
+    /// What one page table maps.
+    private static let tableSpan = KernelMemory.twoMiB
 
     /// The page tables mapping the heap window past the kernel image's own
     /// 2 MiB areas: one per 2 MiB area holding a committed heap page (the

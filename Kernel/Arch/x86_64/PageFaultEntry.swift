@@ -35,7 +35,6 @@ enum PageFaultEntry {
     static func resolve(_ fault: PageFault) -> FaultResolution? {
         guard fault.address.raw < UserMemoryLayout.userEnd.raw, let task = Scheduler.current,
               task.space != nil else { return nil }
-
         let resolution = task.space!.resolve(fault, tlb: KernelMemory.tlb)
         if case .resolved(let fix) = resolution {
             FaultStatistics.record(FaultOutcome(fix), task: task, address: fault.address.raw, errorCode: 0, rip: 0)
@@ -44,24 +43,33 @@ enum PageFaultEntry {
         return resolution
     }
 
-    /// True if the fault path may resolve the #PF `frame` describes (see
-    /// the header): not a reserved-bit or protection-key fault, and from
-    /// ring 3 only an access the CPU made in user mode.
-    static func isResolvable(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> Bool {
-        let code = PageFaultErrorCode(rawValue: frame.pointee.error_code)
-        if !code.isDisjoint(with: [.reservedBit, .protectionKey]) { return false }
-        let fromUserFrame = frame.pointee.cs & 3 == 3
-        return !fromUserFrame || code.contains(.user)
+    /// The kinds of #PF the fault path must not resolve (see the header).
+    enum NotTheVMs {
+        case reservedBit, protectionKey, implicitSupervisorAccess
+
+        /// For the kill line.
+        var reason: String {
+            switch self {
+            case .reservedBit: return "reserved bit set"
+            case .protectionKey: return "protection key"
+            case .implicitSupervisorAccess: return "implicit supervisor access"
+            }
+        }
     }
 
-    /// Why the #PF `frame` describes is not the VM's, for the kill line;
-    /// nil if it is resolvable.
-    static func unresolvableReason(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> String? {
-        if isResolvable(frame) { return nil }
+    /// Why the fault path must not resolve the #PF `frame` describes, or
+    /// nil if it may: from ring 3, only an access the CPU made in user mode.
+    static func notTheVMs(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> NotTheVMs? {
         let code = PageFaultErrorCode(rawValue: frame.pointee.error_code)
-        if code.contains(.reservedBit) { return "reserved bit set" }
-        if code.contains(.protectionKey) { return "protection key" }
-        return "implicit supervisor access"
+        if code.contains(.reservedBit) { return .reservedBit }
+        if code.contains(.protectionKey) { return .protectionKey }
+        let fromUserFrame = frame.pointee.cs & 3 == 3
+        return fromUserFrame && !code.contains(.user) ? .implicitSupervisorAccess : nil
+    }
+
+    /// True if the fault path may resolve the #PF `frame` describes.
+    static func isResolvable(_ frame: UnsafeMutablePointer<hal_interrupt_frame>) -> Bool {
+        notTheVMs(frame) == nil
     }
 
     /// A kernel-mode #PF: true if it was a usercopy fault on a user page
