@@ -248,13 +248,19 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
 
     /// A zeroed frame of `kind` with a reference count of 1, or nil when out of memory.
     public func allocateFrame(kind: FrameKind) -> OwnedFrame? {
+        guard let frame = allocateFrameForOverwrite(kind: kind) else { return nil }
+        table.memory.pointer(to: frame.address).initializeMemory(as: UInt8.self, repeating: 0, count: Int(pageSize))
+        return frame
+    }
+
+    /// A frame of `kind` with a reference count of 1 and stale contents
+    /// (FrameProvider.allocateFrameForOverwrite), or nil when out of memory.
+    public func allocateFrameForOverwrite(kind: FrameKind) -> OwnedFrame? {
         guard kind.isHandedOut else { report(.allocate, .invalidArgument, PhysicalAddress(0)); return nil }
         if kind.isForProcesses && freeFrameCount <= kernelReserve { return nil }
         guard let frame = allocateBlock(order: 0) else { return nil }
         markAllocated(frame, kind: kind)
-        let address = Self.address(of: frame)
-        table.memory.pointer(to: address).initializeMemory(as: UInt8.self, repeating: 0, count: Int(pageSize))
-        return OwnedFrame(adopting: address)
+        return OwnedFrame(adopting: Self.address(of: frame))
     }
 
     /// Drops the reference `frame` stands for; the frame is freed when it was the last.

@@ -96,6 +96,11 @@ public protocol PhysicalMemory: AnyObject {
 public protocol FrameProvider: AnyObject {
     /// A frame with a reference count of 1, filled with zeros, or nil when out of memory.
     func allocateFrame(kind: FrameKind) -> OwnedFrame?
+    /// Like `allocateFrame`, but the contents are whatever the frame held:
+    /// only for a caller that overwrites all 4 KiB before anything can read
+    /// them (a COW copy; Linux's wp_page_copy allocates without
+    /// __GFP_ZERO too). Default: `allocateFrame`.
+    func allocateFrameForOverwrite(kind: FrameKind) -> OwnedFrame?
     /// Drops one reference; the frame is free when the last one goes.
     func releaseFrame(_ frame: consuming OwnedFrame)
     /// One more reference to the handed-out frame at `address` (a COW or
@@ -121,4 +126,8 @@ public protocol FrameProvider: AnyObject {
     /// (Linux's ZERO_PAGE). The provider holds one reference to it forever,
     /// so leaves can share it like any other frame.
     var zeroFrame: PhysicalAddress { get }
+}
+
+extension FrameProvider {
+    public func allocateFrameForOverwrite(kind: FrameKind) -> OwnedFrame? { allocateFrame(kind: kind) }
 }
