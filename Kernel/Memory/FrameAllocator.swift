@@ -379,6 +379,32 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
         info.pointee.mapCount -= 1
     }
 
+    /// FrameProvider.duplicateLeafReference: one lookup and one check for
+    /// what retain + incrementMapCount + setFlags would each look up and
+    /// check (fork runs it for every resident page).
+    public func duplicateLeafReference(_ address: PhysicalAddress, clearing: FrameFlags) {
+        guard let frame = checkedFrame(address, .retain) else { return }
+        let info = table.entry(frame)
+        guard checkHandedOut(info.pointee.kind, .retain, address) else { return }
+        guard info.pointee.refCount < UInt32.max else { report(.retain, .countOverflow, address); return }
+        // mapCount <= refCount before, so it stays below the new refCount.
+        info.pointee.refCount += 1
+        info.pointee.mapCount += 1
+        info.pointee.flags.subtract(clearing)
+    }
+
+    /// FrameProvider.releaseLeafReference: decrementMapCount, then release,
+    /// with one lookup (unmap and teardown run it for every resident page).
+    public func releaseLeafReference(_ address: PhysicalAddress) {
+        guard let frame = checkedFrame(address, .decrementMapCount) else { return }
+        let info = table.entry(frame)
+        guard checkHandedOut(info.pointee.kind, .decrementMapCount, address) else { return }
+        guard info.pointee.mapCount > 0 else { report(.decrementMapCount, .countUnderflow, address); return }
+        info.pointee.mapCount -= 1
+        guard canDropReference(frame, .release) else { return }
+        dropReference(frame)
+    }
+
     /// The flags of the frame at `address` (none outside managed RAM).
     public func flags(of address: PhysicalAddress) -> FrameFlags {
         guard let frame = frameNumber(address) else { return [] }

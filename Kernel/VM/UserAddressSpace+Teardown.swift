@@ -7,7 +7,6 @@ extension UserAddressSpace {
     /// another CR3 was loaded since), so no invalidation is owed.
     public consuming func tearDown() {
         for region in regions { region.lineage?.remove(identity) }
-        let frames = table.frames
-        table.tearDown { frames.releaseFrame($0) }
+        table.tearDown()
     }
 }

@@ -140,6 +140,18 @@ public struct PageTable<Memory: PhysicalMemory, Frames: FrameProvider>: ~Copyabl
         tornDown = true
     }
 
+    /// `tearDown(releasing:)` handing every owned frame's reference back to
+    /// the table's FrameProvider (the common case: exit). Same contract.
+    public consuming func tearDown() {
+        let tree = self.tree
+        for slot in ownedSlots {
+            let found = tree.entry(root, slot)
+            if found.isPresent { tree.freeSubtreeToFrames(of: found, at: .pml4) }
+        }
+        tree.freeTable(root)
+        tornDown = true
+    }
+
     deinit {
         if !tornDown { fatalError("PageTable dropped without tearDown: its frames leak") }
     }

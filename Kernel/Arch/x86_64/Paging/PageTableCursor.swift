@@ -59,7 +59,7 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
 
     /// The end of an operation of `length` bytes from `position`, checked
     /// against the cursor's range and `alignment`.
-    private func operationEnd(length: UInt64, alignment: UInt64) throws(PagingError) -> UInt64 {
+    func operationEnd(length: UInt64, alignment: UInt64) throws(PagingError) -> UInt64 {
         guard length > 0, length % alignment == 0, linearPosition % alignment == 0 else { throw .misaligned }
         guard length <= linearEnd - linearPosition else { throw .outsideCursorRange }
         return linearPosition + length
@@ -117,7 +117,7 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
     /// The page table (level 1) covering `position`, or nil if the walk
     /// stops above it (a missing entry or a large page). One walk per 2 MiB:
     /// the table is cached until an unmap may free it.
-    private mutating func pageTable() -> PhysicalAddress? {
+    mutating func pageTable() -> PhysicalAddress? {
         if let table = cachedPageTable, linearPosition &- cachedTableStart < PagingLevel.pageDirectory.entryCoverage {
             return table
         }
@@ -130,7 +130,7 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
     /// (one walk). Throws `.alreadyMapped` if a large page covers
     /// `position`, `.outOfMemory` with nothing changed if a table cannot be
     /// allocated.
-    private mutating func pageTableCreatingMissing() throws(PagingError) -> PhysicalAddress {
+    mutating func pageTableCreatingMissing() throws(PagingError) -> PhysicalAddress {
         if let table = pageTable() { return table }
         var table = tree.root
         var level = PagingLevel.pml4

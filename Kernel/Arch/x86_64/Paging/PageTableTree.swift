@@ -108,6 +108,24 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
         return table
     }
 
+    /// The page table (level 1) covering `linear`; or nil and the end of
+    /// the coverage of the missing directory entry the walk stopped at, so
+    /// that a range walk skips it whole. Contract: no large page there.
+    func pageTableOrSkip(_ linear: UInt64) -> (table: PhysicalAddress?, skipTo: UInt64) {
+        var table = root
+        var level = PagingLevel.pml4
+        while let next = level.next {
+            let found = entry(table, level.index(of: linear))
+            if !found.isPresent {
+                return (nil, (linear & ~(level.entryCoverage - 1)) &+ level.entryCoverage)
+            }
+            precondition(!found.isLeaf(at: level), "a large page in a range of 4 KiB leaves")
+            table = found.address(at: level)
+            level = next
+        }
+        return (table, 0)
+    }
+
     /// The mapping covering `linear`, or nil.
     func mapping(_ linear: UInt64) -> Mapping? {
         guard let leaf = findLeaf(linear) else { return nil }
@@ -317,6 +335,27 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
                 if child.ownsFrame { releaseLeafReference(child.address(at: childLevel), release) }
             } else {
                 freeSubtree(of: child, at: childLevel, release: release)
+            }
+        }
+        freeTable(table)
+    }
+
+    /// `freeSubtree(of:at:release:)` handing each owned frame straight back
+    /// to `frames` (FrameProvider.releaseLeafReference: one call per leaf,
+    /// no closure): what exit does with every resident page.
+    func freeSubtreeToFrames(of found: PageTableEntry, at level: PagingLevel) {
+        let table = found.address(at: level)
+        let childLevel = level.next!
+        let pointer = memory.pointer(to: table)
+        for index in 0..<PagingLevel.entriesPerTable {
+            let child = PageTableEntry(raw: pointer.load(fromByteOffset: index &* Self.entrySize, as: UInt64.self))
+            if !child.isPresent { continue }
+            if childLevel == .pageTable {
+                if child.ownsFrame { frames.releaseLeafReference(child.address(at: .pageTable)) }
+            } else if child.isLeaf(at: childLevel) {
+                if child.ownsFrame { frames.releaseLeafReference(child.address(at: childLevel)) }
+            } else {
+                freeSubtreeToFrames(of: child, at: childLevel)
             }
         }
         freeTable(table)
