@@ -28,6 +28,8 @@ extension UserAddressSpace {
     public mutating func fork<TLB: TLBControl>(kernel: borrowing PageTable<Memory, Frames>,
                                                tlb: TLB) throws(VMError) -> UserAddressSpace<Memory, Frames> {
         var child = try UserAddressSpace(sharingKernelHalfOf: kernel)
+        // The regions first: a failed copy tears the child down by them.
+        child.regionList = regionList
         let regions = self.regions
         var failed = false
         var shared = 0
@@ -55,7 +57,6 @@ extension UserAddressSpace {
             throw .outOfMemory
         }
         child.residentPages = shared
-        child.regionList = regionList
         for region in regions { region.lineage?.add(child.identity) }
         child.breakStart = breakStart
         child.breakEnd = breakEnd

@@ -40,17 +40,23 @@ extension PageTableCursor {
                 linearPosition = Swift.min(end, skipTo)
                 continue
             }
-            try child.jump(to: position)
-            let childTable = try child.pageTableCreatingMissing()
             // SAFETY: both are whole page-table pages reached through the
             // physical window, and distinct (different spaces).
             let parentEntries = tree.memory.pointer(to: parentTable)
-            let childEntries = tree.memory.pointer(to: childTable)
+            var childTable: UnsafeMutableRawPointer? = nil
+            let chunkStart = linearPosition & ~(tableCoverage - 1)
             let first = PagingLevel.pageTable.index(of: linearPosition)
             let last = PagingLevel.pageTable.index(of: chunkEnd - 1)
             for index in first...last {
                 let raw = parentEntries.load(fromByteOffset: index &* entryBytes, as: UInt64.self)
                 if raw & PageTableEntry.present == 0 { continue }
+                if childTable == nil {
+                    // The child's table at the first leaf to copy, so that
+                    // it never gets an empty one.
+                    try child.jump(to: LinearAddress.canonical(chunkStart | UInt64(index) << pageShift))
+                    childTable = tree.memory.pointer(to: try child.pageTableCreatingMissing())
+                }
+                let childEntries = childTable.unsafelyUnwrapped
                 precondition(raw & PageTableEntry.ownsFrame != 0, "shareLeaves: a leaf that owns no frame")
                 precondition(childEntries.load(fromByteOffset: index &* entryBytes, as: UInt64.self) == 0,
                              "shareLeaves: the child is mapped there already")
@@ -61,8 +67,7 @@ extension PageTableCursor {
                 if raw & PageTableEntry.writable != 0 {
                     parentEntries.storeBytes(of: raw & ~PageTableEntry.writable, toByteOffset: index &* entryBytes,
                                              as: UInt64.self)
-                    pending.recordChangedLeaf(at: LinearAddress.canonical(linearPosition & ~(tableCoverage - 1)
-                                                                          | UInt64(index) << pageShift),
+                    pending.recordChangedLeaf(at: LinearAddress.canonical(chunkStart | UInt64(index) << pageShift),
                                               wasGlobal: raw & PageTableEntry.global != 0)
                 }
                 copied += 1

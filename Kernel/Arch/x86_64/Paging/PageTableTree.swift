@@ -340,24 +340,44 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
         freeTable(table)
     }
 
-    /// `freeSubtree(of:at:release:)` handing each owned frame straight back
-    /// to `frames` (FrameProvider.releaseLeafReference: one call per leaf,
-    /// no closure): what exit does with every resident page.
-    func freeSubtreeToFrames(of found: PageTableEntry, at level: PagingLevel) {
-        let table = found.address(at: level)
-        let childLevel = level.next!
+    /// Frees every leaf and table reachable from `table` (at `level`,
+    /// covering from `base`) through an entry whose coverage meets one of
+    /// `ranges[first...]`, handing owned frames straight back to `frames`
+    /// (FrameProvider.releaseLeafReference: one call per leaf, no closure).
+    /// Does not free `table` itself. Contract: `ranges` sorted, disjoint,
+    /// linear; see PageTable.tearDown(mappedWithin:).
+    func freeCovered(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
+                     _ ranges: [Range<UInt64>], from first: Int) {
+        let tableEnd = base &+ level.entryCoverage &* UInt64(PagingLevel.entriesPerTable)
         let pointer = memory.pointer(to: table)
-        for index in 0..<PagingLevel.entriesPerTable {
-            let child = PageTableEntry(raw: pointer.load(fromByteOffset: index &* Self.entrySize, as: UInt64.self))
-            if !child.isPresent { continue }
-            if childLevel == .pageTable {
-                if child.ownsFrame { frames.releaseLeafReference(child.address(at: .pageTable)) }
-            } else if child.isLeaf(at: childLevel) {
-                if child.ownsFrame { frames.releaseLeafReference(child.address(at: childLevel)) }
-            } else {
-                freeSubtreeToFrames(of: child, at: childLevel)
+        var nextIndex = 0
+        var rangeIndex = first
+        while rangeIndex < ranges.count, ranges[rangeIndex].lowerBound < tableEnd {
+            let range = ranges[rangeIndex]
+            let start = Swift.max(range.lowerBound, base), end = Swift.min(range.upperBound, tableEnd)
+            if start < end {
+                let firstIndex = Swift.max(level.index(of: start), nextIndex)
+                let lastIndex = level.index(of: end - 1)
+                if firstIndex <= lastIndex {
+                    for index in firstIndex...lastIndex {
+                        let found = PageTableEntry(raw: pointer.load(fromByteOffset: index &* Self.entrySize,
+                                                                     as: UInt64.self))
+                        if !found.isPresent { continue }
+                        if found.isLeaf(at: level) {
+                            if found.ownsFrame { frames.releaseLeafReference(found.address(at: level)) }
+                            continue
+                        }
+                        let child = found.address(at: level)
+                        freeCovered(child, level.next!, base &+ UInt64(index) &* level.entryCoverage, ranges,
+                                    from: rangeIndex)
+                        freeTable(child)
+                    }
+                    nextIndex = lastIndex + 1
+                }
             }
+            // A range running past this table goes on in the next one.
+            if range.upperBound > tableEnd { break }
+            rangeIndex += 1
         }
-        freeTable(table)
     }
 }
