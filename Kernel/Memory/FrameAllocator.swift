@@ -459,14 +459,18 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     }
 
     // MARK: Checks
+    // Inlined: every reference and map-count change runs them (a fork
+    // several per resident page); only `report`, the cold path, is a call.
 
     /// The frame number of `address` if it is page aligned and described by the table.
+    @inline(__always)
     private func frameNumber(_ address: PhysicalAddress) -> UInt32? {
         guard address.isPageAligned, address.frameNumber < UInt64(table.frameCount) else { return nil }
         return UInt32(address.frameNumber)
     }
 
     /// Like frameNumber, but reports why `operation` cannot use `address`.
+    @inline(__always)
     private func checkedFrame(_ address: PhysicalAddress, _ operation: FrameViolation.Operation) -> UInt32? {
         guard address.isPageAligned else { report(operation, .notPageAligned, address); return nil }
         guard let frame = frameNumber(address) else { report(operation, .frameNotAllocatable, address); return nil }
@@ -474,6 +478,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     }
 
     /// True if `kind` is a handed-out kind; reports otherwise.
+    @inline(__always)
     private func checkHandedOut(_ kind: FrameKind, _ operation: FrameViolation.Operation,
                                 _ address: PhysicalAddress) -> Bool {
         if kind.isHandedOut { return true }
@@ -482,6 +487,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     }
 
     /// True if one reference on `frame` may be dropped; reports otherwise.
+    @inline(__always)
     private func canDropReference(_ frame: UInt32, _ operation: FrameViolation.Operation) -> Bool {
         let info = table.entry(frame).pointee
         let address = Self.address(of: frame)
@@ -492,6 +498,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     }
 
     /// Records a violation and tells the handler. Changes nothing else.
+    @inline(never)
     private func report(_ operation: FrameViolation.Operation, _ problem: FrameViolation.Problem,
                         _ address: PhysicalAddress) {
         let violation = FrameViolation(operation, problem, address)
