@@ -11,12 +11,16 @@
 //   drops its PendingFlush, which traps.
 // - It caches the page table (level 1) under `position` so that mapping a
 //   run of 4 KiB pages one by one costs one entry write per page instead of
-//   a four-level walk; the cache is dropped whenever an unmap may free tables.
+//   a four-level walk, and a fault's `leaf()` then `map()` or `replace()`
+//   walk once between them; a missing table is created on that same walk.
+//   The cache is dropped whenever an unmap may free tables.
 // - Failures throw `PagingError` and change nothing (the position stays).
 //
 // Flush rules (SDM §4.10.4.3): creating a leaf where none was present owes
 // nothing (the CPU does not cache non-present translations); changing or
-// removing a present leaf owes an invalidation of its page.
+// removing a present leaf owes an invalidation of its page, unless the
+// change only adds rights (`setLeafProtection`: a stale entry then only
+// causes a spurious fault, whose delivery drops it).
 
 public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~Copyable {
     let tree: PageTableTree<Memory, Frames>
