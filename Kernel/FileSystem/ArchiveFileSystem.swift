@@ -23,25 +23,33 @@ public struct ArchiveFileSystem {
     public let archive: UstarArchive
     private static let slash = UInt8(ascii: "/")
 
-    public init(archive: UstarArchive) { self.archive = archive }
+    /// Each member's path components (`components`), by archive index,
+    /// split once here: every lookup compares against all of them, and
+    /// splitting each member's path again at every exec cost more than the
+    /// rest of exec together.
+    private let memberComponents: [[[UInt8]]?]
+
+    public init(archive: UstarArchive) {
+        self.archive = archive
+        memberComponents = archive.entries.map { Self.components(Array($0.path.utf8)) }
+    }
 
     /// The file or directory at `path`, or nil when nothing is there.
     public func lookup(_ path: [UInt8]) -> FileSystemNode? {
         guard let components = Self.components(path) else { return nil }
         if components.isEmpty { return .directory(path: []) }
-        let wanted = Self.join(components)
-        for entry in archive.entries.reversed() {
-            guard let member = Self.components(Array(entry.path.utf8)) else { continue }
-            let memberPath = Self.join(member)
-            if memberPath == wanted {
+        for index in archive.entries.indices.reversed() {
+            guard let member = memberComponents[index] else { continue }
+            if member == components {
+                let entry = archive.entries[index]
                 switch entry.kind {
                 case .regularFile: return .file(archive.contents(of: entry))
-                case .directory: return .directory(path: wanted)
+                case .directory: return .directory(path: Self.join(components))
                 default: return nil
                 }
             }
-            if member.count > components.count && Array(member[..<components.count]) == components {
-                return .directory(path: wanted)
+            if member.count > components.count && member[..<components.count].elementsEqual(components) {
+                return .directory(path: Self.join(components))
             }
         }
         return nil

@@ -248,13 +248,19 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
 
     /// A zeroed frame of `kind` with a reference count of 1, or nil when out of memory.
     public func allocateFrame(kind: FrameKind) -> OwnedFrame? {
+        guard let frame = allocateFrameForOverwrite(kind: kind) else { return nil }
+        table.memory.pointer(to: frame.address).initializeMemory(as: UInt8.self, repeating: 0, count: Int(pageSize))
+        return frame
+    }
+
+    /// A frame of `kind` with a reference count of 1 and stale contents
+    /// (FrameProvider.allocateFrameForOverwrite), or nil when out of memory.
+    public func allocateFrameForOverwrite(kind: FrameKind) -> OwnedFrame? {
         guard kind.isHandedOut else { report(.allocate, .invalidArgument, PhysicalAddress(0)); return nil }
         if kind.isForProcesses && freeFrameCount <= kernelReserve { return nil }
         guard let frame = allocateBlock(order: 0) else { return nil }
         markAllocated(frame, kind: kind)
-        let address = Self.address(of: frame)
-        table.memory.pointer(to: address).initializeMemory(as: UInt8.self, repeating: 0, count: Int(pageSize))
-        return OwnedFrame(adopting: address)
+        return OwnedFrame(adopting: Self.address(of: frame))
     }
 
     /// Drops the reference `frame` stands for; the frame is freed when it was the last.
@@ -373,6 +379,32 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
         info.pointee.mapCount -= 1
     }
 
+    /// FrameProvider.duplicateLeafReference: one lookup and one check for
+    /// what retain + incrementMapCount + setFlags would each look up and
+    /// check (fork runs it for every resident page).
+    public func duplicateLeafReference(_ address: PhysicalAddress, clearing: FrameFlags) {
+        guard let frame = checkedFrame(address, .retain) else { return }
+        let info = table.entry(frame)
+        guard checkHandedOut(info.pointee.kind, .retain, address) else { return }
+        guard info.pointee.refCount < UInt32.max else { report(.retain, .countOverflow, address); return }
+        // mapCount <= refCount before, so it stays below the new refCount.
+        info.pointee.refCount += 1
+        info.pointee.mapCount += 1
+        info.pointee.flags.subtract(clearing)
+    }
+
+    /// FrameProvider.releaseLeafReference: decrementMapCount, then release,
+    /// with one lookup (unmap and teardown run it for every resident page).
+    public func releaseLeafReference(_ address: PhysicalAddress) {
+        guard let frame = checkedFrame(address, .decrementMapCount) else { return }
+        let info = table.entry(frame)
+        guard checkHandedOut(info.pointee.kind, .decrementMapCount, address) else { return }
+        guard info.pointee.mapCount > 0 else { report(.decrementMapCount, .countUnderflow, address); return }
+        info.pointee.mapCount -= 1
+        guard canDropReference(frame, .release) else { return }
+        dropReference(frame)
+    }
+
     /// The flags of the frame at `address` (none outside managed RAM).
     public func flags(of address: PhysicalAddress) -> FrameFlags {
         guard let frame = frameNumber(address) else { return [] }
@@ -427,14 +459,18 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     }
 
     // MARK: Checks
+    // Inlined: every reference and map-count change runs them (a fork
+    // several per resident page); only `report`, the cold path, is a call.
 
     /// The frame number of `address` if it is page aligned and described by the table.
+    @inline(__always)
     private func frameNumber(_ address: PhysicalAddress) -> UInt32? {
         guard address.isPageAligned, address.frameNumber < UInt64(table.frameCount) else { return nil }
         return UInt32(address.frameNumber)
     }
 
     /// Like frameNumber, but reports why `operation` cannot use `address`.
+    @inline(__always)
     private func checkedFrame(_ address: PhysicalAddress, _ operation: FrameViolation.Operation) -> UInt32? {
         guard address.isPageAligned else { report(operation, .notPageAligned, address); return nil }
         guard let frame = frameNumber(address) else { report(operation, .frameNotAllocatable, address); return nil }
@@ -442,6 +478,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     }
 
     /// True if `kind` is a handed-out kind; reports otherwise.
+    @inline(__always)
     private func checkHandedOut(_ kind: FrameKind, _ operation: FrameViolation.Operation,
                                 _ address: PhysicalAddress) -> Bool {
         if kind.isHandedOut { return true }
@@ -450,6 +487,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     }
 
     /// True if one reference on `frame` may be dropped; reports otherwise.
+    @inline(__always)
     private func canDropReference(_ frame: UInt32, _ operation: FrameViolation.Operation) -> Bool {
         let info = table.entry(frame).pointee
         let address = Self.address(of: frame)
@@ -460,6 +498,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     }
 
     /// Records a violation and tells the handler. Changes nothing else.
+    @inline(never)
     private func report(_ operation: FrameViolation.Operation, _ problem: FrameViolation.Problem,
                         _ address: PhysicalAddress) {
         let violation = FrameViolation(operation, problem, address)

@@ -96,6 +96,11 @@ public protocol PhysicalMemory: AnyObject {
 public protocol FrameProvider: AnyObject {
     /// A frame with a reference count of 1, filled with zeros, or nil when out of memory.
     func allocateFrame(kind: FrameKind) -> OwnedFrame?
+    /// Like `allocateFrame`, but the contents are whatever the frame held:
+    /// only for a caller that overwrites all 4 KiB before anything can read
+    /// them (a COW copy; Linux's wp_page_copy allocates without
+    /// __GFP_ZERO too). Default: `allocateFrame`.
+    func allocateFrameForOverwrite(kind: FrameKind) -> OwnedFrame?
     /// Drops one reference; the frame is free when the last one goes.
     func releaseFrame(_ frame: consuming OwnedFrame)
     /// One more reference to the handed-out frame at `address` (a COW or
@@ -110,6 +115,17 @@ public protocol FrameProvider: AnyObject {
     func incrementMapCount(_ address: PhysicalAddress)
     /// One leaf fewer maps the frame (the page-table cursor only).
     func decrementMapCount(_ address: PhysicalAddress)
+    /// A copy of a leaf mapping `address` was written (fork): one more
+    /// reference, then one more map count, and `clearing` removed from the
+    /// frame's flags, in one step (Linux copy_present_pte: folio_get and
+    /// folio_try_dup_anon_rmap_pte). The page-table code only. Contract: a
+    /// leaf maps the frame already. Default: the three separate calls.
+    func duplicateLeafReference(_ address: PhysicalAddress, clearing: FrameFlags)
+    /// A leaf mapping `address` was removed (unmap, teardown): one map
+    /// count fewer, then one reference fewer, the frame freed with its last
+    /// (Linux zap_pte_range's order). The page-table code only. Default:
+    /// `decrementMapCount`, then `releaseFrame`.
+    func releaseLeafReference(_ address: PhysicalAddress)
     /// The frame's flags (PageAnonExclusive).
     func flags(of address: PhysicalAddress) -> FrameFlags
     func setFlags(_ flags: FrameFlags, of address: PhysicalAddress)
@@ -121,4 +137,19 @@ public protocol FrameProvider: AnyObject {
     /// (Linux's ZERO_PAGE). The provider holds one reference to it forever,
     /// so leaves can share it like any other frame.
     var zeroFrame: PhysicalAddress { get }
+}
+
+extension FrameProvider {
+    public func allocateFrameForOverwrite(kind: FrameKind) -> OwnedFrame? { allocateFrame(kind: kind) }
+
+    public func duplicateLeafReference(_ address: PhysicalAddress, clearing: FrameFlags) {
+        _ = shareFrame(at: address).intoRaw()
+        incrementMapCount(address)
+        if !clearing.isEmpty { setFlags(flags(of: address).subtracting(clearing), of: address) }
+    }
+
+    public func releaseLeafReference(_ address: PhysicalAddress) {
+        decrementMapCount(address)
+        releaseFrame(OwnedFrame(adopting: address))
+    }
 }

@@ -28,10 +28,10 @@ extension UserAddressSpace {
     public mutating func fork<TLB: TLBControl>(kernel: borrowing PageTable<Memory, Frames>,
                                                tlb: TLB) throws(VMError) -> UserAddressSpace<Memory, Frames> {
         var child = try UserAddressSpace(sharingKernelHalfOf: kernel)
-        let frames = table.frames
-        let zero = frames.zeroFrame
+        // The regions first: a failed copy tears the child down by them.
+        child.regionList = regionList
         let regions = self.regions
-        var failure: PagingError? = nil
+        var failed = false
         var shared = 0
         if let first = regions.first, let last = regions.last {
             let span = first.start..<last.end
@@ -39,37 +39,24 @@ extension UserAddressSpace {
                 try child.table.edit(span, flushingWith: tlb) { (childCursor) throws(PagingError) in
                     try table.edit(span, flushingWith: tlb) { (cursor) throws(PagingError) in
                         for region in regions where region.backing.isPrivate && region.protection.allowsAccess {
+                            // One pass per page table (PageTableCursor.shareLeaves):
+                            // the frames lose PageAnonExclusive (the zero page
+                            // never has it).
                             try cursor.jump(to: region.start)
-                            try cursor.updateLeaves(length: region.end.raw - region.start.raw) { address, entry in
-                                let frame = entry.address(at: .pageTable)
-                                guard failure == nil else { return entry }
-                                do throws(PagingError) {
-                                    try childCursor.jump(to: address)
-                                    try childCursor.map(frames.shareFrame(at: frame),
-                                                        PageProtection(leaf: entry).subtracting(.write))
-                                } catch {
-                                    failure = error
-                                    return entry
-                                }
-                                shared += 1
-                                if frame != zero {
-                                    frames.setFlags(frames.flags(of: frame).subtracting(.anonExclusive), of: frame)
-                                }
-                                return entry.with(PageProtection(leaf: entry).subtracting(.write))
-                            }
+                            shared += try cursor.shareLeaves(length: region.end.raw - region.start.raw,
+                                                             into: &childCursor, clearing: .anonExclusive)
                         }
                     }
                 }
             } catch {
-                failure = error
+                failed = true
             }
         }
-        if failure != nil {
+        if failed {
             child.tearDown()
             throw .outOfMemory
         }
         child.residentPages = shared
-        child.regionList = regionList
         for region in regions { region.lineage?.add(child.identity) }
         child.breakStart = breakStart
         child.breakEnd = breakEnd

@@ -7,7 +7,8 @@ extension UserAddressSpace {
     /// another CR3 was loaded since), so no invalidation is owed.
     public consuming func tearDown() {
         for region in regions { region.lineage?.remove(identity) }
-        let frames = table.frames
-        table.tearDown { frames.releaseFrame($0) }
+        // Every leaf lies inside a region and no table is empty (invariant 2),
+        // so walking the regions' ranges reaches every table.
+        table.tearDown(mappedWithin: regions.map { $0.range })
     }
 }

@@ -11,12 +11,16 @@
 //   drops its PendingFlush, which traps.
 // - It caches the page table (level 1) under `position` so that mapping a
 //   run of 4 KiB pages one by one costs one entry write per page instead of
-//   a four-level walk; the cache is dropped whenever an unmap may free tables.
+//   a four-level walk, and a fault's `leaf()` then `map()` or `replace()`
+//   walk once between them; a missing table is created on that same walk.
+//   The cache is dropped whenever an unmap may free tables.
 // - Failures throw `PagingError` and change nothing (the position stays).
 //
 // Flush rules (SDM §4.10.4.3): creating a leaf where none was present owes
 // nothing (the CPU does not cache non-present translations); changing or
-// removing a present leaf owes an invalidation of its page.
+// removing a present leaf owes an invalidation of its page, unless the
+// change only adds rights (`setLeafProtection`: a stale entry then only
+// causes a spurious fault, whose delivery drops it).
 
 public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~Copyable {
     let tree: PageTableTree<Memory, Frames>
@@ -59,7 +63,7 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
 
     /// The end of an operation of `length` bytes from `position`, checked
     /// against the cursor's range and `alignment`.
-    private func operationEnd(length: UInt64, alignment: UInt64) throws(PagingError) -> UInt64 {
+    func operationEnd(length: UInt64, alignment: UInt64) throws(PagingError) -> UInt64 {
         guard length > 0, length % alignment == 0, linearPosition % alignment == 0 else { throw .misaligned }
         guard length <= linearEnd - linearPosition else { throw .outsideCursorRange }
         return linearPosition + length
@@ -75,35 +79,23 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
     /// `.outsideCursorRange`, `.unsupportedProtection`; nothing changes then.
     public mutating func map(_ frame: consuming OwnedFrame, _ protection: PageProtection) throws(PagingError) {
         let physical = frame.address
+        let table: PhysicalAddress
         do {
             try checkCanMap(physical, length: pageSize, size: .size4KiB, protection)
+            table = try pageTableCreatingMissing()
         } catch {
             tree.frames.releaseFrame(frame)
             throw error
         }
-        let leafBits = protection.entryBits | PageTableEntry.ownsFrame
-        if let table = cachedPageTable, linearPosition &- cachedTableStart < PagingLevel.pageDirectory.entryCoverage {
-            let index = PagingLevel.pageTable.index(of: linearPosition)
-            if tree.entry(table, index).isPresent {
-                tree.frames.releaseFrame(frame)
-                throw .alreadyMapped
-            }
-            tree.setEntry(table, index, PageTableEntry(raw: frame.intoRaw().raw | leafBits | PageTableEntry.present))
-            tree.frames.incrementMapCount(physical)
-            linearPosition += pageSize
-            return
-        }
-        do {
-            try install(physical, length: pageSize, size: .size4KiB, leafBits: leafBits)
-        } catch {
+        let index = PagingLevel.pageTable.index(of: linearPosition)
+        if tree.entry(table, index).isPresent {
             tree.frames.releaseFrame(frame)
-            throw error
+            throw .alreadyMapped
         }
-        _ = frame.intoRaw()
+        let leafBits = protection.entryBits | PageTableEntry.ownsFrame | PageTableEntry.present
+        tree.setEntry(table, index, PageTableEntry(raw: frame.intoRaw().raw | leafBits))
         tree.frames.incrementMapCount(physical)
-        let mappedPage = linearPosition - pageSize
-        cachedPageTable = tree.findPageTable(mappedPage)
-        cachedTableStart = mappedPage & ~(PagingLevel.pageDirectory.entryCoverage - 1)
+        linearPosition += pageSize
     }
 
     /// Maps [position, position + length) to the physical range starting at
@@ -124,6 +116,58 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
         guard physical.raw % size.bytes == 0,
               physical.raw & ~PageTableEntry.tableAddressMask == 0 else { throw .misaligned }
         _ = try operationEnd(length: length, alignment: size.bytes)
+    }
+
+    /// The page table (level 1) covering `position`, or nil if the walk
+    /// stops above it (a missing entry or a large page). One walk per 2 MiB:
+    /// the table is cached until an unmap may free it.
+    mutating func pageTable() -> PhysicalAddress? {
+        if let table = cachedPageTable, linearPosition &- cachedTableStart < PagingLevel.pageDirectory.entryCoverage {
+            return table
+        }
+        guard let table = tree.findPageTable(linearPosition) else { return nil }
+        cachePageTable(table)
+        return table
+    }
+
+    /// Like `pageTable()`, but creates the missing tables on the way down
+    /// (one walk). Throws `.alreadyMapped` if a large page covers
+    /// `position`, `.outOfMemory` with nothing changed if a table cannot be
+    /// allocated.
+    mutating func pageTableCreatingMissing() throws(PagingError) -> PhysicalAddress {
+        if let table = pageTable() { return table }
+        var table = tree.root
+        var level = PagingLevel.pml4
+        while let next = level.next {
+            let index = level.index(of: linearPosition)
+            let found = tree.entry(table, index)
+            if !found.isPresent {
+                // This entry and every level below it are missing: one
+                // table per level down to the page table, reserved first.
+                var reserve = try TableReserve(count: level.rawValue - 1, frames: tree.frames, memory: tree.memory)
+                var parent = table, parentIndex = index, below: PagingLevel? = next
+                while let childLevel = below {
+                    let child = reserve.take(memory: tree.memory)
+                    tree.setEntry(parent, parentIndex, .link(to: child))
+                    parent = child
+                    parentIndex = childLevel.index(of: linearPosition)
+                    below = childLevel == .pageTable ? nil : childLevel.next
+                }
+                reserve.releaseAll(to: tree.frames, memory: tree.memory)
+                cachePageTable(parent)
+                return parent
+            }
+            if found.isLeaf(at: level) { throw .alreadyMapped }
+            table = found.address(at: level)
+            level = next
+        }
+        cachePageTable(table)
+        return table
+    }
+
+    private mutating func cachePageTable(_ table: PhysicalAddress) {
+        cachedPageTable = table
+        cachedTableStart = linearPosition & ~(PagingLevel.pageDirectory.entryCoverage - 1)
     }
 
     /// Counts, reserves, then installs: the only step that can fail is the
@@ -175,9 +219,11 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
     // MARK: Leaf by leaf
 
     /// The present 4 KiB leaf at `position`, or nil (no leaf, or a large page).
-    public func leaf() -> PageTableEntry? {
-        guard let found = tree.findLeaf(linearPosition), found.level == .pageTable else { return nil }
-        return found.entry
+    /// `mutating` only to remember the page table it walked to.
+    public mutating func leaf() -> PageTableEntry? {
+        guard let table = pageTable() else { return nil }
+        let found = tree.entry(table, PagingLevel.pageTable.index(of: linearPosition))
+        return found.isPresent ? found : nil
     }
 
     /// Replaces the owning 4 KiB leaf at `position` with one mapping `frame`
@@ -189,19 +235,41 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
     public mutating func replace(with frame: consuming OwnedFrame,
                                  _ protection: PageProtection) throws(PagingError) -> OwnedFrame {
         guard protection.isRepresentable else { tree.frames.releaseFrame(frame); throw .unsupportedProtection }
-        guard let found = tree.findLeaf(linearPosition), found.level == .pageTable, found.entry.ownsFrame else {
+        let index = PagingLevel.pageTable.index(of: linearPosition)
+        guard let table = pageTable(), case let old = tree.entry(table, index), old.isPresent, old.ownsFrame else {
             tree.frames.releaseFrame(frame)
             throw .invalidRange
         }
         let physical = frame.intoRaw()
-        tree.setEntry(found.table, found.index,
+        tree.setEntry(table, index,
                       PageTableEntry(raw: physical.raw | protection.entryBits | PageTableEntry.ownsFrame
                                      | PageTableEntry.present))
         tree.frames.incrementMapCount(physical)
-        pending.recordChangedLeaf(at: position, wasGlobal: found.entry.isGlobal)
-        let old = found.entry.address(at: .pageTable)
-        tree.frames.decrementMapCount(old)
-        return OwnedFrame(adopting: old)
+        pending.recordChangedLeaf(at: position, wasGlobal: old.isGlobal)
+        let oldFrame = old.address(at: .pageTable)
+        tree.frames.decrementMapCount(oldFrame)
+        return OwnedFrame(adopting: oldFrame)
+    }
+
+    /// Gives the present 4 KiB leaf at `position` the protection
+    /// `protection` (address, ownership, A and D kept) without advancing.
+    /// Owes an invalidation only if the new leaf takes a right away: a TLB
+    /// entry with fewer rights than the leaf can only cause a spurious
+    /// fault, and delivering a #PF drops the faulting page's entries (SDM
+    /// §4.10.4.1, §4.10.4.3). Linux's x86 ptep_set_access_flags (a COW reuse,
+    /// wp_page_reuse) does not flush either. Throws `.invalidRange` if there
+    /// is no present 4 KiB leaf at `position`, `.unsupportedProtection`;
+    /// nothing changes then.
+    public mutating func setLeafProtection(_ protection: PageProtection) throws(PagingError) {
+        guard protection.isRepresentable else { throw .unsupportedProtection }
+        let index = PagingLevel.pageTable.index(of: linearPosition)
+        guard let table = pageTable(), case let old = tree.entry(table, index), old.isPresent else {
+            throw .invalidRange
+        }
+        let new = PageTableEntry(raw: (old.raw & ~PageTableEntry.protectionBits) | protection.entryBits)
+        guard new != old else { return }
+        tree.setEntry(table, index, new)
+        if !new.grantsEverything(of: old) { pending.recordChangedLeaf(at: position, wasGlobal: old.isGlobal) }
     }
 
     /// Calls `update(address, entry)` for every present 4 KiB leaf in

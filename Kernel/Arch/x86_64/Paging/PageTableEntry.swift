@@ -125,6 +125,17 @@ public struct PageTableEntry: Equatable, Sendable {
         level == .pageTable || (level.allowsLargePage && hasLargePageBit)
     }
 
+    /// True if this leaf, replacing `old`, only adds rights: the same bits
+    /// except that it may be writable where `old` was not and executable
+    /// where `old` was not. A TLB entry cached from `old` then allows less
+    /// than this leaf, never more (no invalidation owed, SDM §4.10.4.3).
+    public func grantsEverything(of old: PageTableEntry) -> Bool {
+        let widening = Self.writable | Self.noExecute
+        return (raw ^ old.raw) & ~widening == 0
+            && old.raw & ~raw & Self.writable == 0
+            && raw & ~old.raw & Self.noExecute == 0
+    }
+
     /// The physical address this entry holds, read as an entry at `level`
     /// (a table pointer, or a page of the leaf's size).
     public func address(at level: PagingLevel) -> PhysicalAddress {

@@ -108,6 +108,24 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
         return table
     }
 
+    /// The page table (level 1) covering `linear`; or nil and the end of
+    /// the coverage of the missing directory entry the walk stopped at, so
+    /// that a range walk skips it whole. Contract: no large page there.
+    func pageTableOrSkip(_ linear: UInt64) -> (table: PhysicalAddress?, skipTo: UInt64) {
+        var table = root
+        var level = PagingLevel.pml4
+        while let next = level.next {
+            let found = entry(table, level.index(of: linear))
+            if !found.isPresent {
+                return (nil, (linear & ~(level.entryCoverage - 1)) &+ level.entryCoverage)
+            }
+            precondition(!found.isLeaf(at: level), "a large page in a range of 4 KiB leaves")
+            table = found.address(at: level)
+            level = next
+        }
+        return (table, 0)
+    }
+
     /// The mapping covering `linear`, or nil.
     func mapping(_ linear: UInt64) -> Mapping? {
         guard let leaf = findLeaf(linear) else { return nil }
@@ -320,5 +338,46 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
             }
         }
         freeTable(table)
+    }
+
+    /// Frees every leaf and table reachable from `table` (at `level`,
+    /// covering from `base`) through an entry whose coverage meets one of
+    /// `ranges[first...]`, handing owned frames straight back to `frames`
+    /// (FrameProvider.releaseLeafReference: one call per leaf, no closure).
+    /// Does not free `table` itself. Contract: `ranges` sorted, disjoint,
+    /// linear; see PageTable.tearDown(mappedWithin:).
+    func freeCovered(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
+                     _ ranges: [Range<UInt64>], from first: Int) {
+        let tableEnd = base &+ level.entryCoverage &* UInt64(PagingLevel.entriesPerTable)
+        let pointer = memory.pointer(to: table)
+        var nextIndex = 0
+        var rangeIndex = first
+        while rangeIndex < ranges.count, ranges[rangeIndex].lowerBound < tableEnd {
+            let range = ranges[rangeIndex]
+            let start = Swift.max(range.lowerBound, base), end = Swift.min(range.upperBound, tableEnd)
+            if start < end {
+                let firstIndex = Swift.max(level.index(of: start), nextIndex)
+                let lastIndex = level.index(of: end - 1)
+                if firstIndex <= lastIndex {
+                    for index in firstIndex...lastIndex {
+                        let found = PageTableEntry(raw: pointer.load(fromByteOffset: index &* Self.entrySize,
+                                                                     as: UInt64.self))
+                        if !found.isPresent { continue }
+                        if found.isLeaf(at: level) {
+                            if found.ownsFrame { frames.releaseLeafReference(found.address(at: level)) }
+                            continue
+                        }
+                        let child = found.address(at: level)
+                        freeCovered(child, level.next!, base &+ UInt64(index) &* level.entryCoverage, ranges,
+                                    from: rangeIndex)
+                        freeTable(child)
+                    }
+                    nextIndex = lastIndex + 1
+                }
+            }
+            // A range running past this table goes on in the next one.
+            if range.upperBound > tableEnd { break }
+            rangeIndex += 1
+        }
     }
 }
