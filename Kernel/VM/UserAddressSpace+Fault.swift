@@ -27,7 +27,8 @@
 //    page is invalidated (`.resolved(.spurious)`).
 // Regions never change here, except that a private region's first fault
 // gives it its reverse-map lineage (Linux anon_vma_prepare); otherwise only
-// the page table, the frame counts and `residentPages` change.
+// the page table, the frame counts, `residentPages` and the RSS counters
+// (UserAddressSpace+Counters.swift) change.
 
 extension UserAddressSpace {
     /// Makes the access `fault` describes possible if the regions allow it,
@@ -55,6 +56,7 @@ extension UserAddressSpace {
         }
         let frames = table.frames
         let memory = table.memory
+        let kindBefore = residentKind(at: page)
         var createdLeaf = false
         let resolution: FaultResolution
         do {
@@ -75,6 +77,7 @@ extension UserAddressSpace {
             return .outOfMemory
         }
         if createdLeaf { residentPages += 1 }
+        if resolution.isResolved { accountFault(at: page, before: kindBefore) }
         noteTouched(page..<page + pageSize)
         return resolution
     }
@@ -156,10 +159,11 @@ extension UserAddressSpace {
     }
 
     /// Marks a frame that exactly one private leaf of `region` maps
-    /// (PageAnonExclusive) and records its reverse mapping: the region's
-    /// lineage and the page's index (Linux folio_add_new_anon_rmap).
+    /// (PageAnonExclusive), and anonymous for the RSS counters (PageAnon),
+    /// and records its reverse mapping: the region's lineage and the page's
+    /// index (Linux folio_add_new_anon_rmap).
     static func markExclusive(_ frame: PhysicalAddress, _ region: Region, index: UInt64, _ frames: Frames) {
-        frames.setFlags(frames.flags(of: frame).union(.anonExclusive), of: frame)
+        frames.setFlags(frames.flags(of: frame).union([.anonExclusive, .anonymous]), of: frame)
         frames.setReverseMapping(of: frame, owner: region.lineage?.identity ?? 0, index: index)
     }
 

@@ -14,6 +14,9 @@
 //   child joins each lineage's members.
 // - Shared regions: no leaf is copied; the child faults its pages in from
 //   the object (Linux does not copy shared PTEs either).
+// - The child's counters: the parent's mapped pages (every region is
+//   copied, Linux dup_mmap copies total_vm, data_vm, stack_vm) and the
+//   RSS of the leaves it got; its limits are the parent's.
 // - The parent owes one batched TLB flush (its write-protected leaves);
 //   the child owes nothing (its leaves are new, and it is not loaded).
 
@@ -33,6 +36,7 @@ extension UserAddressSpace {
         let regions = self.regions
         var failure: PagingError? = nil
         var shared = 0
+        var childResident = MemoryCounters()
         if let first = regions.first, let last = regions.last {
             let span = first.start..<last.end
             do {
@@ -52,6 +56,7 @@ extension UserAddressSpace {
                                     return entry
                                 }
                                 shared += 1
+                                childResident.addResident(ResidentKind.of(frame, frames))
                                 if frame != zero {
                                     frames.setFlags(frames.flags(of: frame).subtracting(.anonExclusive), of: frame)
                                 }
@@ -70,6 +75,8 @@ extension UserAddressSpace {
         }
         child.residentPages = shared
         child.regionList = regionList
+        child.counters = counters.withResident(of: childResident)
+        child.limits = limits
         for region in regions { region.lineage?.add(child.identity) }
         child.breakStart = breakStart
         child.breakEnd = breakEnd

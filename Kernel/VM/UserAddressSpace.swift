@@ -32,7 +32,13 @@
 //    with the caller's TLB, so the CPU that has this space loaded never
 //    keeps a stale translation. For a space that is not loaded the
 //    invalidations are harmless.
-// VMInvariantChecker.swift checks 2-4 and the frame counts across spaces.
+// 8. `counters` are exact: the pages of the regions by kind, and the
+//    leaves by the kind of frame they map (MemoryAccounting.swift).
+//    Region edits go through commitRegion/removeRegions/replaceRegions
+//    (UserAddressSpace+Counters.swift), which keep the page counts.
+// 9. Every operation that adds pages checks `limits` first and throws
+//    `.limitExceeded` with nothing changed (UserAddressSpace+Limits.swift).
+// VMInvariantChecker.swift checks 2-4 and 8, and the frame counts across spaces.
 //
 // Locking: callers serialise operations on one space (one lock per
 // process, today: one CPU with interrupts off in the kernel). The fault
@@ -107,6 +113,10 @@ public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~
     public internal(set) var breakEnd = VirtualAddress(0)
     /// The number of leaves (invariant 4).
     public internal(set) var residentPages = 0
+    /// Mapped and resident pages by kind (invariant 8).
+    public internal(set) var counters = MemoryCounters()
+    /// RLIMIT_AS and RLIMIT_DATA, as the task set them (invariant 9).
+    public var limits = MemoryLimits.unlimited
     /// The pages changed since the last `takeTouched()`: the range the
     /// invariant checker re-examines after a syscall or fault.
     public internal(set) var touched: Range<VirtualAddress>? = nil
