@@ -126,6 +126,12 @@ public struct MemoryLimits: Equatable, Sendable {
         self.dataMaximum = dataMaximum
     }
 
+    /// The soft limits of RLIMIT_AS and RLIMIT_DATA, and RLIMIT_DATA's hard one.
+    public init(_ limits: ResourceLimits) {
+        self.init(addressSpace: limits[.addressSpace].current, data: limits[.data].current,
+                  dataMaximum: limits[.data].maximum)
+    }
+
     /// No limit at all: every new space starts so (Linux's INIT_RLIMITS
     /// give RLIMIT_AS and RLIMIT_DATA RLIM_INFINITY).
     public static var unlimited: MemoryLimits { MemoryLimits() }
