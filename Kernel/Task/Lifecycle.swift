@@ -71,6 +71,8 @@ enum Lifecycle {
             let why = PageFaultEntry.unresolvableReason(frame) ?? Self.describe(resolution, present: fault.wasPresent)
             line += " at \(hex(fault.address.raw)) (\(access), \(why))"
             line += ", rip \(hex(f.rip)), " + MappingReport.describe(task, at: fault.address)
+            // Linux's OOM-kill line gives the victim's sizes the same way.
+            if resolution == .outOfMemory { line += "; " + MappingReport.memorySummary(task) }
         } else {
             if f.error_code != 0 { line += " (error code \(hex(f.error_code)))" }
             line += ", rip \(hex(f.rip))"
