@@ -21,7 +21,7 @@
 
 enum { SYS_getrlimit = 97, SYS_capget = 125, SYS_setrlimit = 160, SYS_prlimit64 = 302 };
 enum { CAPABILITY_VERSION_3 = 0x20080522, CAP_SYS_RESOURCE = 24 };
-enum { RLIMIT_DATA = 2, RLIMIT_STACK = 3, RLIMIT_CORE = 4, RLIMIT_NOFILE = 7, RLIMIT_AS = 9, RLIM_NLIMITS = 16 };
+enum { RLIMIT_FSIZE = 1, RLIMIT_DATA = 2, RLIMIT_STACK = 3, RLIMIT_CORE = 4, RLIMIT_NOFILE = 7, RLIMIT_AS = 9, RLIM_NLIMITS = 16 };
 enum { ESRCH = 3, ENOMEM = 12, EPERM = 1, MAP_SHARED = 0x01 };
 #define RLIM_INFINITY (~0UL)
 #define MIB (1UL << 20)
@@ -77,15 +77,31 @@ static int may_raise_hard_limits(void) {
     return (data[0].effective >> CAP_SYS_RESOURCE) & 1;
 }
 
-// Exits 0 if lowering RLIMIT_CORE's hard limit works, and raising it back
-// works exactly when the process has CAP_SYS_RESOURCE (else EPERM).
-static void child_hard_limit(u64 unused) {
-    (void)unused;
-    struct rlimit core = get(RLIMIT_CORE);
-    struct rlimit lowered = {0, core.max == RLIM_INFINITY ? 1 * MIB : core.max / 2};
-    if (setrl(RLIMIT_CORE, &lowered) != 0) sys_exit(2);
-    if (get(RLIMIT_CORE).max != lowered.max) sys_exit(3);
-    if (setrl(RLIMIT_CORE, &core) != (may_raise_hard_limits() ? 0 : -EPERM)) sys_exit(4);
+// A resource whose hard limit leaves room to move (the runners may have
+// set some to 0, as `ulimit -c 0` does with RLIMIT_CORE), or -1.
+static int adjustable_resource(void) {
+    static const int candidates[] = {RLIMIT_FSIZE, RLIMIT_STACK, RLIMIT_AS, RLIMIT_DATA, RLIMIT_CORE};
+    for (u64 i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (get(candidates[i]).max >= 4 * MIB) return candidates[i];
+    return -1;
+}
+
+// A soft limit for `resource` that is within its hard limit and differs
+// from the current soft one.
+static u64 other_soft_limit(int resource) {
+    struct rlimit r = get(resource);
+    u64 value = r.max == RLIM_INFINITY ? 3 * MIB : r.max / 2;
+    return value == r.cur ? value / 2 : value;
+}
+
+// Exits 0 if lowering the hard limit of `resource` works, and raising it
+// back works exactly when the process has CAP_SYS_RESOURCE (else EPERM).
+static void child_hard_limit(u64 resource) {
+    struct rlimit old = get((int)resource);
+    struct rlimit lowered = {0, old.max == RLIM_INFINITY ? 1 * MIB : old.max / 2};
+    if (setrl((long)resource, &lowered) != 0) sys_exit(2);
+    if (get((int)resource).max != lowered.max) sys_exit(3);
+    if (setrl((long)resource, &old) != (may_raise_hard_limits() ? 0 : -EPERM)) sys_exit(4);
 }
 
 static void round_trips(void) {
@@ -128,7 +144,9 @@ static void round_trips(void) {
 
     // The hard limit: lowering it is always allowed, raising it takes
     // CAP_SYS_RESOURCE. In a child, which cannot undo it without.
-    expect_status("lower-then-raise-hard-limit", run_child(child_hard_limit, 0), 0, 0);
+    int resource = adjustable_resource();
+    check("a-resource-with-room", resource >= 0, "every hard limit below 4 MiB");
+    if (resource >= 0) expect_status("lower-then-raise-hard-limit", run_child(child_hard_limit, (u64)resource), 0, 0);
 }
 
 static void errors(void) {
@@ -172,7 +190,7 @@ static void errors(void) {
 }
 
 static void address_space_limit(void) {
-    const u64 limit_pages = (64 * MIB) / PAGE_SIZE;
+    const u64 limit_pages = (64 * MIB) / PAGE_SIZE, initial = get(RLIMIT_AS).cur;
     check_equal("as-set-64-mib", set_soft(RLIMIT_AS, 64 * MIB), 0);
     check_equal("as-mmap-128-mib-enomem", try_mmap(128 * MIB, PROT_NONE, MAP_PRIVATE), -ENOMEM);
     u64 free_pages = room(PROT_NONE, limit_pages);
@@ -192,12 +210,12 @@ static void address_space_limit(void) {
     brk_to(start);
     check_equal("as-page-freed-by-brk-fits", try_mmap(PAGE_SIZE, PROT_READ, MAP_PRIVATE), 0);
     sc3(SYS_munmap, (long)a, (long)((free_pages - 1) * PAGE_SIZE), 0);
-    check_equal("as-restore-infinity", set_soft(RLIMIT_AS, RLIM_INFINITY), 0);
+    check_equal("as-restore", set_soft(RLIMIT_AS, initial), 0);
     check_equal("as-mmap-128-mib-after-restore", try_mmap(128 * MIB, PROT_NONE, MAP_PRIVATE), 0);
 }
 
 static void data_limit(void) {
-    const u64 limit_pages = (16 * MIB) / PAGE_SIZE;
+    const u64 limit_pages = (16 * MIB) / PAGE_SIZE, initial = get(RLIMIT_DATA).cur;
     check_equal("data-set-16-mib", set_soft(RLIMIT_DATA, 16 * MIB), 0);
     check_equal("data-private-rw-32-mib-enomem", try_mmap(32 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE), -ENOMEM);
     check_equal("data-private-read-only-32-mib-fits", try_mmap(32 * MIB, PROT_READ, MAP_PRIVATE), 0);
@@ -234,7 +252,7 @@ static void data_limit(void) {
     // "Workaround for Valgrind": a soft limit of 0 means the hard one.
     check_equal("data-soft-zero", set_soft(RLIMIT_DATA, 0), 0);
     check_equal("data-soft-zero-defers-to-hard", try_mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE), 0);
-    check_equal("data-restore-infinity", set_soft(RLIMIT_DATA, RLIM_INFINITY), 0);
+    check_equal("data-restore", set_soft(RLIMIT_DATA, initial), 0);
 }
 
 // Children report through their exit status (they never print).
@@ -245,46 +263,52 @@ static void child_inherits(u64 limit) {
     if (try_mmap(limit / 2, PROT_READ | PROT_WRITE, MAP_PRIVATE) != 0) sys_exit(4);
 }
 
-enum { CHILD_CORE_MAGIC = 12345, CHILD_WAIT_ROUNDS = 2000000 };
+enum { CHILD_WAIT_ROUNDS = 2000000 };
 
-// Waits (yielding) until the parent changes this process's RLIMIT_CORE.
-static void child_waits_for_core(u64 unused) {
-    (void)unused;
+// Waits (yielding) until the parent sets the soft limit of `resource` to `value`.
+static void child_waits_for(int resource, u64 value) {
     for (long i = 0; i < CHILD_WAIT_ROUNDS; i++) {
-        if (get(RLIMIT_CORE).cur == CHILD_CORE_MAGIC) sys_exit(0);
+        if (get(resource).cur == value) sys_exit(0);
         sc0(SYS_sched_yield);
     }
     sys_exit(5);
 }
 
+// prlimit64 on a running child: it sees its parent's limit, then the new one.
+static void prlimit_on_a_child(void) {
+    int resource = adjustable_resource();
+    if (resource < 0) return;
+    u64 value = other_soft_limit(resource);
+    long pid = sc0(SYS_fork);
+    if (pid == 0) child_waits_for(resource, value);
+    struct rlimit mine = get(resource), childs = {1, 1};
+    check_equal("prlimit64-child-read", prl(pid, resource, 0, &childs), 0);
+    check("prlimit64-child-inherited", childs.cur == mine.cur && childs.max == mine.max, "not the parent's");
+    struct rlimit changed = {value, mine.max};
+    check_equal("prlimit64-child-set", prl(pid, resource, &changed, 0), 0);
+    int status = 0;
+    sc6(SYS_wait4, pid, (long)&status, 0, 0, 0, 0);
+    expect_status("prlimit64-child-sees-it", status, 0, 0);
+    struct rlimit after = get(resource);
+    check("prlimit64-child-parent-unchanged", after.cur == mine.cur, "the parent's changed");
+}
+
 static void inheritance(char *self) {
+    u64 initial = get(RLIMIT_DATA).cur;
     check_equal("fork-data-set-16-mib", set_soft(RLIMIT_DATA, 16 * MIB), 0);
     expect_status("fork-child-inherits-and-enforces", run_child(child_inherits, 16 * MIB), 0, 0);
 
     long pid = sc0(SYS_fork);
-    if (pid == 0) child_waits_for_core(0);
-    struct rlimit mine = get(RLIMIT_CORE), childs = {1, 1};
-    check_equal("prlimit64-child-read", prl(pid, RLIMIT_CORE, 0, &childs), 0);
-    check("prlimit64-child-inherited", childs.cur == mine.cur && childs.max == mine.max, "not the parent's");
-    struct rlimit magic = {CHILD_CORE_MAGIC, mine.max};
-    check_equal("prlimit64-child-set", prl(pid, RLIMIT_CORE, &magic, 0), 0);
-    int status = 0;
-    sc6(SYS_wait4, pid, (long)&status, 0, 0, 0, 0);
-    expect_status("prlimit64-child-sees-it", status, 0, 0);
-    struct rlimit after = get(RLIMIT_CORE);
-    check("prlimit64-child-parent-unchanged", after.cur == mine.cur, "the parent's changed");
-
-    pid = sc0(SYS_fork);
     if (pid == 0) {
         char *argv[] = {self, "exec-check", 0};
         char *envp[] = {0};
         sc3(SYS_execve, (long)self, (long)argv, (long)envp);
         sys_exit(9);
     }
-    status = 0;
+    int status = 0;
     sc6(SYS_wait4, pid, (long)&status, 0, 0, 0, 0);
     expect_status("execve-keeps-limits", status, 0, 0);
-    check_equal("fork-data-restore", set_soft(RLIMIT_DATA, RLIM_INFINITY), 0);
+    check_equal("fork-data-restore", set_soft(RLIMIT_DATA, initial), 0);
 }
 
 int test_main(int argc, char **argv) {
@@ -299,6 +323,7 @@ int test_main(int argc, char **argv) {
     address_space_limit();
     data_limit();
     inheritance(argv[0]);
+    prlimit_on_a_child();
     int same = 1;
     for (int resource = 0; resource < RLIM_NLIMITS; resource++) {
         struct rlimit now = get(resource);
