@@ -17,6 +17,14 @@
 // Where they change: region edits go through the accounted helpers of
 // UserAddressSpace+Counters.swift (commitRegion, removeRegions,
 // replaceRegions); leaves change in the fault path, discardPages and fork.
+// For work in progress elsewhere: mremap moves leaves without changing
+// RSS, but its region edits must use those helpers (or fix the mapped
+// counts by hand) and its growth must pass checkMappingGrowth first;
+// PROT_NONE pages that keep their frame stay in RSS, as on Linux, so a
+// parked (non-present) entry must keep counting, and the checker's
+// recount must see it.
+// The file counter stays 0 until there is a page cache: private file
+// pages are copies today, marked anonymous.
 
 /// What a space maps and holds, in pages (Linux mm->total_vm, data_vm,
 /// stack_vm, and MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES).

@@ -64,9 +64,10 @@
 //   ENOMEM above TASK_SIZE and EPERM below mmap_min_addr.
 // - Image regions are never merged (Linux merges file VMAs with contiguous
 //   offsets), so mprotect back and forth can leave an image split.
-// - No memory accounting (overcommit is unlimited, as with MAP_NORESERVE):
-//   a fault that finds no frame kills the faulting task (Linux runs the
-//   OOM killer, which may pick another).
+// - No commit accounting (overcommit is unlimited, as with MAP_NORESERVE;
+//   only RLIMIT_AS and RLIMIT_DATA bound what may be mapped): a fault that
+//   finds no frame kills the faulting task (Linux runs the OOM killer,
+//   which may pick another).
 
 /// Where space identities come from (non-generic: one counter for all spaces).
 public enum SpaceIdentity {
