@@ -159,9 +159,10 @@ if [ -n "$session_failed" ]; then fail monitor/session "$session_failed; see $lo
 expect_text monitor/opens-at-boot "monitor: boot option 'monitor'; kernel stopped."
 expect_text monitor/help "ps   " "vmas PID" "pt PID ADDR" "trace on|off [faults|syscalls]" "mem ADDR LEN"
 expect_text monitor/ps "  PID   PPID  STATE" "init"
-if grep -aqE '^ +1 +0 +ready +[0-9.]+ KiB +[0-9.]+ KiB +init$' "$log"; then pass monitor/ps-init-line
-else fail monitor/ps-init-line "no ps line for pid 1 (init, ready, its sizes) in $log"; fi
-expect_text monitor/vmas "pid 1 (init): 4 mappings" "START             END" "0x40_0000" "image" "stack" "picture: [" "pages"
+size='[0-9.]+ (B|KiB|MiB)'
+if grep -aqE "^ +1 +0 +ready +[0-9.]+ KiB( +$size){3} +[0-9.]+ KiB +init\$" "$log"; then pass monitor/ps-init-line
+else fail monitor/ps-init-line "no ps line for pid 1 (init, ready, RSS, anon, file, shmem, mapped) in $log"; fi
+expect_text monitor/vmas "pid 1 (init): 4 mappings" "total-vm:" "anon-rss:" "RLIMIT_AS unlimited" "START             END" "0x40_0000" "image" "stack" "picture: [" "pages"
 expect_text monitor/pt "walk of 0x40_0000" "PML4[0]" "PDPT[0]" "PD[2]" "PT[0]" "owns-frame" "0x40_0000 -> physical 0x"
 expect_text monitor/faults "Page faults by outcome" "Tasks killed for a CPU exception, by signal:"
 if grep -aqE '^  SIGSEGV +[1-9][0-9]*$' "$log"; then pass monitor/faults-counted

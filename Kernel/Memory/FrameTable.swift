@@ -33,6 +33,14 @@ public struct FrameFlags: OptionSet, Sendable {
     /// page is known to be mapped once (a new fault, a copy, a reuse),
     /// cleared when fork shares it.
     public static let anonExclusive = FrameFlags(rawValue: 1 << 0)
+    /// Linux PageAnon (folio_test_anon): a private page made by a fault (a
+    /// zero fill, a copy). Set with the first exclusive mark and kept for
+    /// the frame's life; the RSS counters count it as anonymous.
+    public static let anonymous = FrameFlags(rawValue: 1 << 1)
+    /// A page of a shared memory object (Linux: a shmem folio); the RSS
+    /// counters count it as shared. Frames with neither mark, other than
+    /// the zero page, are file pages.
+    public static let sharedMemory = FrameFlags(rawValue: 1 << 2)
 }
 
 /// The metadata of one physical frame. Exactly 32 bytes.

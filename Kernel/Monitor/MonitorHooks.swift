@@ -27,6 +27,11 @@ enum MonitorHooks {
     /// True if `task` has an address space (Task.swift: only idle and zombies have none).
     static func hasSpace(_ task: Task) -> Bool { task.pid != 0 && task.state != .zombie }
 
+    /// The memory counters of `task`'s space (nil for idle and zombies).
+    static func counters(_ task: Task) -> MemoryCounters? {
+        hasSpace(task) ? task.withSpace { $0.counters } : nil
+    }
+
     /// The mappings of `task` (none for idle and zombies).
     static func regionViews(_ task: Task) -> [MonitorRegionView] {
         guard hasSpace(task) else { return [] }

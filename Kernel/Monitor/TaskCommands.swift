@@ -3,23 +3,25 @@ enum TaskCommands {
     /// Characters of the `vmas` picture per mapping, at most.
     static let pictureWidthPerMapping = 32
 
-    /// ps: one line per task (idle first), the running one marked `*`.
+    /// ps: one line per task (idle first), the running one marked `*`:
+    /// the resident set and its parts, and the mapped size, from the
+    /// space's counters (Linux get_mm_rss, MM_ANONPAGES, MM_FILEPAGES,
+    /// MM_SHMEMPAGES, total_vm; the zero page counts in none).
     static func ps() {
-        print(MonitorText.row([("PID", 5), ("PPID", 5), ("STATE", 16), ("RSS", 9), ("MAPPED", 9), ("NAME", 0)],
-                              rightAligned: [0, 1, 3, 4]))
+        print(MonitorText.row([("PID", 5), ("PPID", 5), ("STATE", 16), ("RSS", 9), ("ANON", 9), ("FILE", 9),
+                               ("SHMEM", 9), ("MAPPED", 9), ("NAME", 0)], rightAligned: [0, 1, 3, 4, 5, 6, 7]))
         var all: [Task] = []
         if let idle = Scheduler.idle { all.append(idle) }
         all += Scheduler.tasks
         for task in all {
-            var rss: UInt64 = 0, mapped: UInt64 = 0
-            if MonitorHooks.hasSpace(task) {
-                rss = UInt64(task.withSpace { $0.residentPages }) * pageSize
-                for region in task.withSpace({ $0.regions }) { mapped += region.end.raw - region.start.raw }
-            }
+            let c = MonitorHooks.counters(task) ?? MemoryCounters()
+            func size(_ pages: Int) -> String { formatSize(UInt64(pages) * pageSize) }
             let mark = task === Scheduler.current ? "*" : ""
             print(MonitorText.row([("\(mark)\(task.pid)", 5), ("\(task.parentPid)", 5),
-                                   (MonitorText.taskState(task.state), 16), (formatSize(rss), 9),
-                                   (formatSize(mapped), 9), (task.displayName, 0)], rightAligned: [0, 1, 3, 4]))
+                                   (MonitorText.taskState(task.state), 16), (size(c.residentSetPages), 9),
+                                   (size(c.anonymousPages), 9), (size(c.filePages), 9), (size(c.sharedPages), 9),
+                                   (size(c.totalPages), 9), (task.displayName, 0)],
+                                  rightAligned: [0, 1, 3, 4, 5, 6, 7]))
         }
     }
 
@@ -28,6 +30,7 @@ enum TaskCommands {
         guard let task = liveTask(words, usage: "vmas PID") else { return }
         let views = MonitorHooks.regionViews(task)
         print("pid \(task.pid) (\(task.displayName)): \(views.count) mappings, page table root \(MonitorText.hex(task.cr3))")
+        print("  " + MappingReport.memorySummary(task))
         print(MonitorText.row([("START", 16), ("END", 16), ("SIZE", 9), ("PERM", 4), ("MAY", 4), ("KIND", 5),
                                ("BACKING", 7), ("OFFSET", 8), ("RESIDENT", 0)], rightAligned: [2]))
         for v in views {

@@ -22,11 +22,14 @@ public enum SyscallNumber: UInt64 {
     case exit = 60
     case wait4 = 61
     case uname = 63
+    case getrlimit = 97
     case getppid = 110
+    case setrlimit = 160
     case getdents64 = 217
     case clockGettime = 228
     case exitGroup = 231
     case openat = 257
+    case prlimit64 = 302
 }
 
 public enum Errno: Int64, Error {

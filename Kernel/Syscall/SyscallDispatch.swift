@@ -119,6 +119,10 @@ enum Syscalls {
                                                  resourceUsage: a.a3)
         case .uname: return InfoSyscalls.uname(buffer: a.a0)
         case .clockGettime: return InfoSyscalls.clockGettime(clock: a.int(a.a0), buffer: a.a1)
+        case .getrlimit: return LimitSyscalls.getrlimit(task, resource: a.unsignedInt(a.a0), buffer: a.a1)
+        case .setrlimit: return LimitSyscalls.setrlimit(task, resource: a.unsignedInt(a.a0), buffer: a.a1)
+        case .prlimit64: return LimitSyscalls.prlimit64(task, pid: a.int(a.a0), resource: a.unsignedInt(a.a1),
+                                                        newLimit: a.a2, oldLimit: a.a3)
         }
     }
 

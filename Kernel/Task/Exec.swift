@@ -45,6 +45,11 @@ enum Exec {
         if Scheduler.current === task { hal_write_cr3(root) }
         task.cr3 = root
         if let old = task.space.take() { old.tearDown() }
+        // The limits survive execve (Linux keeps signal->rlim). They apply
+        // from here: the image and the stack were loaded without them
+        // (Linux checks RLIMIT_AS while mapping the segments, past its
+        // point of no return, and kills the process if they do not fit).
+        space.limits = MemoryLimits(task.limits)
         task.space = consume space
         task.name = baseName(path)
         task.startInUserMode(entry: loaded.entry, stackPointer: loaded.stackPointer)

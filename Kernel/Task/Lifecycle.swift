@@ -10,9 +10,11 @@ import HAL
 //               goes with the Task object)
 enum Lifecycle {
     /// fork: a copy of `parent` (memory shared copy-on-write, files shared
-    /// as in Linux) that returns 0 from the same syscall. Returns the child's pid.
+    /// as in Linux, the same resource limits, which the space's fork also
+    /// copies) that returns 0 from the same syscall. Returns the child's pid.
     static func fork(_ parent: Task) -> Result<Int, Errno> {
-        guard let child = ProcessTable.newTask(parentPid: parent.pid, name: parent.name, files: parent.files) else {
+        guard let child = ProcessTable.newTask(parentPid: parent.pid, name: parent.name, files: parent.files,
+                                               limits: parent.limits) else {
             return .failure(.ENOMEM)
         }
         do {
@@ -69,6 +71,8 @@ enum Lifecycle {
             let why = PageFaultEntry.notTheVMs(frame)?.reason ?? Self.describe(resolution, present: fault.wasPresent)
             line += " at \(hex(fault.address.raw)) (\(access), \(why))"
             line += ", rip \(hex(f.rip)), " + MappingReport.describe(task, at: fault.address)
+            // Linux's OOM-kill line gives the victim's sizes the same way.
+            if resolution == .outOfMemory { line += "; " + MappingReport.memorySummary(task) }
         } else {
             if f.error_code != 0 { line += " (error code \(hex(f.error_code)))" }
             line += ", rip \(hex(f.rip))"

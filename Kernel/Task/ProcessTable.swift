@@ -24,11 +24,19 @@ enum ProcessTable {
         return nil
     }
 
+    /// The limits of the idle task (Linux init_task: INIT_RLIMITS, with
+    /// fork_init's RLIMIT_NPROC and RLIMIT_SIGPENDING for this RAM), which
+    /// init inherits as Linux's init inherits init_task's.
+    static func bootLimits() -> ResourceLimits {
+        ResourceLimits(memoryBytes: UInt64(KernelMemory.frames.statistics.totalFrames) * pageSize)
+    }
+
     /// Creates init from `arguments` (arguments[0] is the program path).
     /// Returns nil on success, else why it could not start.
     static func startInit(arguments: [[UInt8]]) -> Errno? {
         baseline = FrameUsage.now()
-        guard let task = newTask(parentPid: 0, name: arguments[0], files: FileTable.standard()) else { return .ENOMEM }
+        guard let task = newTask(parentPid: 0, name: arguments[0], files: FileTable.standard(),
+                                 limits: Scheduler.idle.limits) else { return .ENOMEM }
         if let error = Exec.replaceProgram(of: task, path: arguments[0], arguments: arguments,
                                            environment: initEnvironment) {
             KernelStacks.free(task.kernelStack)
@@ -40,10 +48,11 @@ enum ProcessTable {
 
     /// A task with a fresh pid and kernel stack but no program yet; nil
     /// when out of memory. It is not scheduled until added to Scheduler.tasks.
-    static func newTask(parentPid: Int, name: [UInt8], files: FileTable) -> Task? {
+    static func newTask(parentPid: Int, name: [UInt8], files: FileTable, limits: ResourceLimits) -> Task? {
         guard let stack = KernelStacks.allocate() else { return nil }
         let task = Task(pid: nextPid, parentPid: parentPid, name: name, space: nil,
-                        cr3: KernelMemory.kernelSpace.table.root.raw, kernelStack: stack, files: files)
+                        cr3: KernelMemory.kernelSpace.table.root.raw, kernelStack: stack, files: files,
+                        limits: limits)
         nextPid += 1
         return task
     }

@@ -29,7 +29,7 @@ enum Scheduler {
     static func adoptBootThreadAsIdle(stack: KernelStack) {
         let task = Task(pid: 0, parentPid: 0, name: Array("idle".utf8), space: nil,
                         cr3: KernelMemory.kernelSpace.table.root.raw, kernelStack: stack,
-                        files: FileTable.standard())
+                        files: FileTable.standard(), limits: ProcessTable.bootLimits())
         task.state = .running
         idle = task
         current = task

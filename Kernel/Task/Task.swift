@@ -44,6 +44,10 @@ final class Task {
     /// The fxsave area (512 bytes, 16-byte aligned).
     let fpuState: UnsafeMutableRawPointer
     var files: FileTable
+    /// The resource limits (getrlimit/setrlimit/prlimit64): inherited at
+    /// fork, kept across execve; RLIMIT_AS and RLIMIT_DATA are mirrored in
+    /// `space.limits`, which enforces them.
+    var limits: ResourceLimits
     /// The Linux wait status, once a zombie.
     var waitStatus: UInt32 = 0
 
@@ -56,7 +60,7 @@ final class Task {
     static let initialUserFlags: UInt64 = 0x202
 
     init(pid: Int, parentPid: Int, name: [UInt8], space: consuming UserSpace?, cr3: UInt64,
-         kernelStack: KernelStack, files: FileTable) {
+         kernelStack: KernelStack, files: FileTable, limits: ResourceLimits) {
         self.pid = pid
         self.parentPid = parentPid
         self.name = name
@@ -67,6 +71,7 @@ final class Task {
         self.fpuState = UnsafeMutableRawPointer.allocate(byteCount: Task.fpuStateSize,
                                                          alignment: Task.fpuStateAlignment)
         self.files = files
+        self.limits = limits
         resetFPUState()
     }
 

@@ -61,6 +61,7 @@ public final class SharedMemory {
         guard let frame = frames.allocateFrame(kind: .user) else { return nil }
         let address = frame.intoRaw()
         frames.setReverseMapping(of: address, owner: identity, index: index)
+        frames.setFlags(.sharedMemory, of: address)  // the RSS counters' shmem pages
         pages[index] = address
         return address
     }

@@ -22,18 +22,24 @@ extension UserAddressSpace {
     /// Growing adds read-write heap for [pageUp(old), pageUp(new)), filled
     /// with zeroed pages on demand;
     /// shrinking unmaps [pageUp(new), pageUp(old)) (whatever is mapped
-    /// there), so pages grown again read as zero. Linux also keeps a guard
-    /// gap before the next region and an RLIMIT_DATA limit; neither here.
+    /// there), so pages grown again read as zero.
+    /// Limits (UserAddressSpace+Limits.swift): refused if the heap would
+    /// exceed RLIMIT_DATA (check_data_rlimit, before anything else, so a
+    /// lowered limit refuses even a shrink, as on Linux), or if the growth
+    /// does not fit in RLIMIT_AS or RLIMIT_DATA (may_expand_vm).
+    /// Linux also keeps a guard gap before the next region; not here.
     public mutating func setBreak<TLB: TLBControl>(_ requested: VirtualAddress, tlb: TLB) -> VirtualAddress {
-        guard breakStart >= Self.userStart, requested >= breakStart, requested <= Self.userEnd else {
+        guard breakStart >= Self.userStart, requested >= breakStart, requested <= Self.userEnd,
+              breakFitsDataLimit(requested) else {
             return breakEnd
         }
         let oldTop = VirtualAddress(Self.pageAlignedUp(breakEnd.raw)!)
         let newTop = VirtualAddress(Self.pageAlignedUp(requested.raw)!)
         if newTop > oldTop {
-            let growth = oldTop..<newTop
-            guard regionList.isFree(growth) else { return breakEnd }
-            regionList.insert(Region(range: growth, protection: .readWrite, kind: .heap))
+            let growth = Region(range: oldTop..<newTop, protection: .readWrite, kind: .heap)
+            guard regionList.isFree(growth.range) else { return breakEnd }
+            do throws(VMError) { try checkMappingGrowth(byPages: growth.pageCount, like: growth) } catch { return breakEnd }
+            commitRegion(growth)
         } else if newTop < oldTop {
             removeMappings(newTop..<oldTop, tlb: tlb)
         }

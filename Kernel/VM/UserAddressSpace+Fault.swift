@@ -27,7 +27,8 @@
 //    page is invalidated (`.resolved(.spurious)`).
 // Regions never change here, except that a private region's first fault
 // gives it its reverse-map lineage (Linux anon_vma_prepare); otherwise only
-// the page table, the frame counts and `residentPages` change.
+// the page table, the frame counts, `residentPages` and the RSS counters
+// (UserAddressSpace+Counters.swift) change.
 
 extension UserAddressSpace {
     /// Makes the access `fault` describes possible if the regions allow it,
@@ -59,24 +60,36 @@ extension UserAddressSpace {
         }
         let frames = table.frames
         let memory = table.memory
-        let outcome: (resolution: FaultResolution, createdLeaf: Bool)
+        // The RSS counters change with the leaf's frame: `before` is the
+        // kind the leaf counted in (nil: none or the zero page), `after` the
+        // kind it counts in now. Both are read inside the one walk.
+        let outcome: (resolution: FaultResolution, createdLeaf: Bool, before: ResidentKind?, after: ResidentKind?)
         do {
             outcome = try table.edit(page..<page + pageSize, flushingWith: tlb) {
-                [region] (cursor) throws(PagingError) -> (resolution: FaultResolution, createdLeaf: Bool) in
+                [region] (cursor) throws(PagingError)
+                    -> (resolution: FaultResolution, createdLeaf: Bool, before: ResidentKind?, after: ResidentKind?) in
                 guard let leaf = cursor.leaf() else {
                     let filled = try Self.fill(&cursor, region, page, fault.access, frames, memory: memory)
-                    return (filled, filled.isResolved)
+                    guard filled.isResolved else { return (filled, false, nil, nil) }
+                    try cursor.jump(to: page)    // map advanced past it; the table stays cached
+                    return (filled, true, nil, Self.residentKind(of: cursor.leaf(), frames))
                 }
                 if fault.access == .write && !leaf.isWritable {
-                    return (try Self.breakCopyOnWrite(&cursor, leaf, region, frames, memory: memory), false)
+                    let before = ResidentKind.of(leaf.address(at: .pageTable), frames)
+                    let broken = try Self.breakCopyOnWrite(&cursor, leaf, region, frames, memory: memory)
+                    guard broken.isResolved else { return (broken, false, nil, nil) }
+                    try cursor.jump(to: page)
+                    return (broken, false, before, Self.residentKind(of: cursor.leaf(), frames))
                 }
                 cursor.invalidateStale()
-                return (.resolved(.spurious), false)
+                return (.resolved(.spurious), false, nil, nil)
             }
         } catch {
             return .outOfMemory
         }
         if outcome.createdLeaf { residentPages += 1 }
+        counters.addResident(outcome.before, -1)
+        counters.addResident(outcome.after)
         noteTouched(page..<page + pageSize)
         return outcome.resolution
     }
@@ -158,10 +171,11 @@ extension UserAddressSpace {
     }
 
     /// Marks a frame that exactly one private leaf of `region` maps
-    /// (PageAnonExclusive) and records its reverse mapping: the region's
-    /// lineage and the page's index (Linux folio_add_new_anon_rmap).
+    /// (PageAnonExclusive), and anonymous for the RSS counters (PageAnon),
+    /// and records its reverse mapping: the region's lineage and the page's
+    /// index (Linux folio_add_new_anon_rmap).
     static func markExclusive(_ frame: PhysicalAddress, _ region: Region, index: UInt64, _ frames: Frames) {
-        frames.setFlags(frames.flags(of: frame).union(.anonExclusive), of: frame)
+        frames.setFlags(frames.flags(of: frame).union([.anonExclusive, .anonymous]), of: frame)
         frames.setReverseMapping(of: frame, owner: region.lineage?.identity ?? 0, index: index)
     }
 

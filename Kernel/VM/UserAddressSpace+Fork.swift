@@ -14,6 +14,9 @@
 //   child joins each lineage's members.
 // - Shared regions: no leaf is copied; the child faults its pages in from
 //   the object (Linux does not copy shared PTEs either).
+// - The child's counters: the parent's mapped pages (every region is
+//   copied, Linux dup_mmap copies total_vm, data_vm, stack_vm) and the
+//   RSS of the leaves it got; its limits are the parent's.
 // - The parent owes one batched TLB flush (its write-protected leaves);
 //   the child owes nothing (its leaves are new, and it is not loaded).
 
@@ -33,6 +36,8 @@ extension UserAddressSpace {
         let regions = self.regions
         var failed = false
         var shared = 0
+        let frames = table.frames
+        var childResident = MemoryCounters()
         if let first = regions.first, let last = regions.last {
             let span = first.start..<last.end
             do {
@@ -44,7 +49,9 @@ extension UserAddressSpace {
                             // never has it).
                             try cursor.jump(to: region.start)
                             shared += try cursor.shareLeaves(length: region.end.raw - region.start.raw,
-                                                             into: &childCursor, clearing: .anonExclusive)
+                                                             into: &childCursor, clearing: .anonExclusive) {
+                                childResident.addResident(ResidentKind.of($0, frames))
+                            }
                         }
                     }
                 }
@@ -57,6 +64,8 @@ extension UserAddressSpace {
             throw .outOfMemory
         }
         child.residentPages = shared
+        child.counters = counters.withResident(of: childResident)
+        child.limits = limits
         for region in regions { region.lineage?.add(child.identity) }
         child.breakStart = breakStart
         child.breakEnd = breakEnd

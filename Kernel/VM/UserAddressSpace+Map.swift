@@ -37,7 +37,9 @@ extension UserAddressSpace {
     /// - otherwise: the hint (rounded up to a page) if the range there is
     ///   free and inside user space, else the highest free range below
     ///   `mmapTop`; `.noSpace` if there is none.
-    /// Throws `.invalidArgument` for a zero length; nothing changes then.
+    /// Throws `.invalidArgument` for a zero length, `.limitExceeded` past
+    /// RLIMIT_AS or RLIMIT_DATA (counting what a fixed request replaces as
+    /// freed, UserAddressSpace+Limits.swift); nothing changes then.
     public mutating func map<TLB: TLBControl>(_ request: MapRequest, tlb: TLB) throws(VMError) -> VirtualAddress {
         guard request.length > 0 else { throw .invalidArgument }
         guard let length = Self.pageAlignedUp(request.length) else {
@@ -45,10 +47,11 @@ extension UserAddressSpace {
         }
         let start = request.fixed ? try fixedStart(request.address, length: length)
                                   : try freeStart(hint: request.address, length: length)
-        let range = start..<start + length
-        if request.fixed { removeMappings(range, tlb: tlb) }
-        regionList.insert(Region(range: range, protection: request.protection, kind: request.kind,
-                                 backing: request.backing, pageOffset: request.pageOffset))
+        let region = Region(range: start..<start + length, protection: request.protection, kind: request.kind,
+                            backing: request.backing, pageOffset: request.pageOffset)
+        try checkMapLimits(region)
+        if request.fixed { removeMappings(region.range, tlb: tlb) }
+        commitRegion(region)
         return start
     }
 

@@ -1,7 +1,7 @@
 // The page-level steps the region operations are built from: each changes
 // the page table (the cache of the regions, invariant 2 in
 // UserAddressSpace.swift) through one `table.edit`, flushed with the
-// caller's TLB, and keeps `residentPages` exact. Neither allocates, so any
+// caller's TLB, and keeps `residentPages` and the RSS counters exact. Neither allocates, so any
 // page-table error here means a broken contract and traps. Leaves are
 // created only by the fault path (UserAddressSpace+Fault.swift).
 
@@ -13,9 +13,11 @@ extension UserAddressSpace {
         guard !range.isEmpty else { return }
         let frames = table.frames
         var released = 0
+        var dropped = MemoryCounters()
         do {
             try table.edit(range, flushingWith: tlb) { (cursor) throws(PagingError) in
                 try cursor.unmap(length: range.upperBound.raw - range.lowerBound.raw) { frame in
+                    dropped.addResident(ResidentKind.of(frame.address, frames))
                     frames.releaseFrame(frame)
                     released += 1
                 }
@@ -24,6 +26,7 @@ extension UserAddressSpace {
             Self.contractBroken()
         }
         residentPages -= released
+        uncountResident(dropped)
         noteTouched(range)
     }
 

@@ -9,7 +9,8 @@ extension UserAddressSpace {
     /// An empty range does nothing (Linux returns 0 for len 0).
     /// Throws, with nothing changed: `.invalidArgument` if the start is not
     /// page aligned; `.notMapped` if any page of the range is in no region
-    /// (Linux: ENOMEM).
+    /// (Linux: ENOMEM); `.limitExceeded` if private pages turning writable
+    /// do not fit in RLIMIT_DATA (UserAddressSpace+Limits.swift).
     public mutating func protect<TLB: TLBControl>(_ range: Range<VirtualAddress>, to protection: VMProtection,
                                                   tlb: TLB) throws(VMError) {
         guard range.lowerBound.isPageAligned else { throw .invalidArgument }
@@ -17,12 +18,14 @@ extension UserAddressSpace {
         guard let end = Self.pageAlignedUp(range.upperBound.raw) else { throw .notMapped }
         let range = range.lowerBound..<VirtualAddress(end)
         guard regionList.covers(range, where: { _ in true }) else { throw .notMapped }
-        let pieces = regionList.pieces(in: range).map { $0.with(protection: protection) }
+        let old = regionList.pieces(in: range)
+        try checkProtectLimits(old, to: protection)
+        let pieces = old.map { $0.with(protection: protection) }
         if protection.allowsAccess {
             reprotectPages(pieces, tlb: tlb)
         } else {
             discardPages(range, tlb: tlb)
         }
-        regionList.replace(range, with: pieces)
+        replaceRegions(range, old: old, with: pieces)
     }
 }

@@ -22,6 +22,6 @@ extension UserAddressSpace {
         let pieces = regionList.pieces(in: range)
         guard let first = pieces.first, let last = pieces.last else { return }
         discardPages(first.start..<last.end, tlb: tlb)
-        regionList.remove(range)
+        removeRegions(range, pieces: pieces)
     }
 }

@@ -32,7 +32,13 @@
 //    with the caller's TLB, so the CPU that has this space loaded never
 //    keeps a stale translation. For a space that is not loaded the
 //    invalidations are harmless.
-// VMInvariantChecker.swift checks 2-4 and the frame counts across spaces.
+// 8. `counters` are exact: the pages of the regions by kind, and the
+//    leaves by the kind of frame they map (MemoryAccounting.swift).
+//    Region edits go through commitRegion/removeRegions/replaceRegions
+//    (UserAddressSpace+Counters.swift), which keep the page counts.
+// 9. Every operation that adds pages checks `limits` first and throws
+//    `.limitExceeded` with nothing changed (UserAddressSpace+Limits.swift).
+// VMInvariantChecker.swift checks 2-4 and 8, and the frame counts across spaces.
 //
 // Locking: callers serialise operations on one space (one lock per
 // process, today: one CPU with interrupts off in the kernel). The fault
@@ -58,9 +64,10 @@
 //   ENOMEM above TASK_SIZE and EPERM below mmap_min_addr.
 // - Image regions are never merged (Linux merges file VMAs with contiguous
 //   offsets), so mprotect back and forth can leave an image split.
-// - No memory accounting (overcommit is unlimited, as with MAP_NORESERVE):
-//   a fault that finds no frame kills the faulting task (Linux runs the
-//   OOM killer, which may pick another).
+// - No commit accounting (overcommit is unlimited, as with MAP_NORESERVE;
+//   only RLIMIT_AS and RLIMIT_DATA bound what may be mapped): a fault that
+//   finds no frame kills the faulting task (Linux runs the OOM killer,
+//   which may pick another).
 
 /// Where space identities come from (non-generic: one counter for all spaces).
 public enum SpaceIdentity {
@@ -107,6 +114,10 @@ public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~
     public internal(set) var breakEnd = VirtualAddress(0)
     /// The number of leaves (invariant 4).
     public internal(set) var residentPages = 0
+    /// Mapped and resident pages by kind (invariant 8).
+    public internal(set) var counters = MemoryCounters()
+    /// RLIMIT_AS and RLIMIT_DATA, as the task set them (invariant 9).
+    public var limits = MemoryLimits.unlimited
     /// The pages changed since the last `takeTouched()`: the range the
     /// invariant checker re-examines after a syscall or fault.
     public internal(set) var touched: Range<VirtualAddress>? = nil

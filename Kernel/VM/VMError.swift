@@ -14,11 +14,14 @@ public enum VMError: Error, Equatable, Sendable {
     case notMapped
     /// No free range of the requested length is left. ENOMEM.
     case noSpace
+    /// The change would take the space past RLIMIT_AS or RLIMIT_DATA
+    /// (Linux may_expand_vm, check_data_rlimit; UserAddressSpace+Limits.swift). ENOMEM.
+    case limitExceeded
 
     /// The positive Linux errno for this error.
     public var errno: Int {
         switch self {
-        case .outOfMemory, .notMapped, .noSpace: return LinuxErrno.noMemory
+        case .outOfMemory, .notMapped, .noSpace, .limitExceeded: return LinuxErrno.noMemory
         case .invalidArgument: return LinuxErrno.invalidArgument
         }
     }

@@ -25,6 +25,14 @@
 // - user frames leaked:     (full check) every user frame is mapped by a
 //                           leaf, held by a shared object, or the zero page;
 // - resident pages:         (full check) residentPages == the space's leaves.
+// - resident kind:          an anonymous frame (FrameFlags.anonymous) is
+//                           mapped only in private regions, a shared
+//                           object's page only in shared ones;
+// - mapped pages:           (full check) counters.totalPages, dataPages and
+//                           stackPages == the regions' pages of each kind;
+// - rss counters:           (full check) counters.anonymousPages, filePages
+//                           and sharedPages == the leaves by the kind of
+//                           their frame (MemoryAccounting.swift).
 //
 // Cost: a touched check is O(pages touched); a full check is O(leaves ·
 // log leaves) over every space, so the kernel runs it only at the events
@@ -53,11 +61,14 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
     /// leaves and objects for `finish`.
     public mutating func add(_ space: borrowing UserAddressSpace<Memory, Frames>) throws(VMInvariantViolation) {
         var leaves = 0
+        var recount = MemoryCounters()
         var failure: VMInvariantViolation? = nil
         let regions = space.regions
+        let frames = self.frames
         space.table.forEachLeaf(in: UserMemoryLayout.userStart..<UserMemoryLayout.userEnd) { address, entry in
             leaves += 1
             mapped.append(entry.address(at: .pageTable).raw)
+            recount.addResident(ResidentKind.of(entry.address(at: .pageTable), frames))
             if failure == nil {
                 failure = Self.checkLeaf(address, entry, regions: regions, frames: frames, space: space.identity)
             }
@@ -71,6 +82,26 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         guard leaves == space.residentPages else {
             throw VMInvariantViolation(rule: "resident pages", address: VirtualAddress(UInt64(leaves)),
                                        frame: PhysicalAddress(UInt64(space.residentPages)))
+        }
+        for region in regions { recount.addRegion(region) }
+        try Self.checkCounters(space.counters, recount)
+    }
+
+    /// The counter rules: `counters` (the space's) against `recount`.
+    /// Reports the first differing counter as (recounted, kept) in the
+    /// address and frame fields.
+    static func checkCounters(_ counters: MemoryCounters, _ recount: MemoryCounters) throws(VMInvariantViolation) {
+        let mapped = [(recount.totalPages, counters.totalPages), (recount.dataPages, counters.dataPages),
+                      (recount.stackPages, counters.stackPages)]
+        let resident = [(recount.anonymousPages, counters.anonymousPages), (recount.filePages, counters.filePages),
+                        (recount.sharedPages, counters.sharedPages)]
+        for (expected, kept) in mapped where expected != kept {
+            throw VMInvariantViolation(rule: "mapped pages", address: VirtualAddress(UInt64(bitPattern: Int64(expected))),
+                                       frame: PhysicalAddress(UInt64(bitPattern: Int64(kept))))
+        }
+        for (expected, kept) in resident where expected != kept {
+            throw VMInvariantViolation(rule: "rss counters", address: VirtualAddress(UInt64(bitPattern: Int64(expected))),
+                                       frame: PhysicalAddress(UInt64(bitPattern: Int64(kept))))
         }
     }
 
@@ -169,6 +200,10 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
             && (frame == frames.zeroFrame || !frames.flags(of: frame).contains(.anonExclusive)
                 || frames.mapCount(of: frame) != 1) {
             return VMInvariantViolation(rule: "writable shared cow", address: address, frame: frame)
+        }
+        let kind = ResidentKind.of(frame, frames)
+        if (kind == .anonymous && !region.backing.isPrivate) || (kind == .shared && region.backing.isPrivate) {
+            return VMInvariantViolation(rule: "resident kind", address: address, frame: frame)
         }
         if frame != frames.zeroFrame {
             let (owner, index) = frames.reverseMapping(of: frame)

@@ -18,8 +18,9 @@ extension PageTableCursor {
     /// Copies every present 4 KiB leaf in [position, position + length) to
     /// the same address in `child`, write-protected there and here, with
     /// one more reference and map count on its frame and `clearing`
-    /// removed from the frame's flags (fork clears PageAnonExclusive).
-    /// Returns the number of leaves copied. This cursor advances past the
+    /// removed from the frame's flags (fork clears PageAnonExclusive), and
+    /// calls `visit` with each copied leaf's frame (fork counts the child's
+    /// RSS by it). Returns the number of leaves copied. This cursor advances past the
     /// range; `child` is left at the last page table it wrote.
     /// Contract: the range holds only owning 4 KiB leaves (a user space) and
     /// `child`'s range covers it with nothing mapped there yet.
@@ -27,7 +28,8 @@ extension PageTableCursor {
     /// the leaves copied so far stay (both sides consistent, the child to
     /// be torn down by the caller); `.misaligned`, `.outsideCursorRange`.
     public mutating func shareLeaves(length: UInt64, into child: inout PageTableCursor<Memory, Frames>,
-                                     clearing flags: FrameFlags) throws(PagingError) -> Int {
+                                     clearing flags: FrameFlags,
+                                     visiting visit: (PhysicalAddress) -> Void = { _ in }) throws(PagingError) -> Int {
         let end = try operationEnd(length: length, alignment: pageSize)
         let tableCoverage = PagingLevel.pageDirectory.entryCoverage
         let entryBytes = MemoryLayout<UInt64>.stride
@@ -60,8 +62,9 @@ extension PageTableCursor {
                 precondition(raw & PageTableEntry.ownsFrame != 0, "shareLeaves: a leaf that owns no frame")
                 precondition(childEntries.load(fromByteOffset: index &* entryBytes, as: UInt64.self) == 0,
                              "shareLeaves: the child is mapped there already")
-                tree.frames.duplicateLeafReference(PhysicalAddress(raw & PageTableEntry.tableAddressMask),
-                                                   clearing: flags)
+                let frame = PhysicalAddress(raw & PageTableEntry.tableAddressMask)
+                tree.frames.duplicateLeafReference(frame, clearing: flags)
+                visit(frame)
                 childEntries.storeBytes(of: raw & ~childBitsCleared, toByteOffset: index &* entryBytes,
                                         as: UInt64.self)
                 if raw & PageTableEntry.writable != 0 {
