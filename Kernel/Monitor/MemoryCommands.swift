@@ -14,7 +14,9 @@ enum MemoryCommands {
         print(MonitorText.row([("LEVEL", 10), ("TABLE", 14), ("ENTRY", 21), ("POINTS TO", 16), ("FLAGS", 0)]))
         for step in PageWalk.steps(cr3: task.cr3, address: address) {
             let target: String
-            if !step.entry.isPresent { target = "-" }
+            if step.level == .pageTable && step.entry.isParked {
+                target = "frame \(MonitorText.hex(step.entry.address(at: .pageTable).raw))"
+            } else if !step.entry.isPresent { target = "-" }
             else if step.entry.isLeaf(at: step.level) { target = "frame \(MonitorText.hex(step.entry.address(at: step.level).raw))" }
             else { target = "table \(MonitorText.hex(step.entry.address(at: step.level).raw))" }
             print(MonitorText.row([("\(PageWalk.levelName(step.level))[\(step.index)]", 10),
@@ -23,6 +25,9 @@ enum MemoryCommands {
         }
         if let physical = PageWalk.translate(cr3: task.cr3, address: address) {
             print("\(MonitorText.hex(address)) -> physical \(MonitorText.hex(physical))")
+        } else if let last = PageWalk.steps(cr3: task.cr3, address: address).last,
+                  last.level == .pageTable, last.entry.isParked {
+            print("\(MonitorText.hex(address)): no access (PROT_NONE), the page is kept in frame \(MonitorText.hex(last.entry.address(at: .pageTable).raw))")
         } else {
             print("\(MonitorText.hex(address)): not mapped")
         }

@@ -42,8 +42,10 @@ enum PageWalk {
         return last.entry.address(at: last.level).raw + (address & (last.level.entryCoverage - 1))
     }
 
-    /// Calls `body` with every present 4 KiB user leaf (address, entry) in
-    /// `range` of the user half, skipping absent subtrees whole.
+    /// Calls `body` with every 4 KiB user leaf (address, entry) in `range`
+    /// of the user half, present or parked (PROT_NONE keeping its frame:
+    /// resident, as Linux's RSS counts it; `entry.isParked` tells them
+    /// apart), skipping absent subtrees whole.
     static func forEachUserLeaf(cr3: UInt64, in range: Range<UInt64>,
                                 _ body: (UInt64, PageTableEntry) -> Void) {
         visit(table: cr3 & PageTableEntry.tableAddressMask, level: .pml4, base: 0, range: range, body)
@@ -57,6 +59,7 @@ enum PageWalk {
             guard start < range.upperBound else { return }
             guard start + coverage > range.lowerBound else { continue }
             let found = entry(table: table, index: index)
+            if level == .pageTable && found.isParked { body(start, found); continue }
             guard found.isPresent else { continue }
             if found.isLeaf(at: level) {
                 body(start, found)
@@ -66,8 +69,16 @@ enum PageWalk {
         }
     }
 
-    /// The flags of `entry` at `level`, decoded: "P W U A D NX G PS own sw=..".
+    /// The flags of `entry` at `level`, decoded: "P W U A D NX G PS own sw=..";
+    /// a parked leaf as "parked (PROT_NONE) owns-frame A D".
     static func describeFlags(_ entry: PageTableEntry, at level: PagingLevel) -> String {
+        if level == .pageTable && entry.isParked {
+            var text = "not present: parked (PROT_NONE)"
+            if entry.ownsFrame { text += " owns-frame" }
+            if entry.raw & PageTableEntry.accessed != 0 { text += " A" }
+            if entry.raw & PageTableEntry.dirty != 0 { text += " D" }
+            return text
+        }
         guard entry.isPresent else { return entry.isEmpty ? "empty" : "not present (raw \(MonitorText.hex(entry.raw)))" }
         var parts: [String] = ["P"]
         parts.append(entry.isWritable ? "W" : "RO")

@@ -9,7 +9,9 @@
 // owner whose index range holds the index; the address follows from
 // `region.start + (index - region.pageOffset) * pageSize`, and the leaf
 // there is a mapping of the frame only if it maps that very frame (after
-// a copy-on-write break the same address maps another frame).
+// a copy-on-write break the same address maps another frame), present or
+// parked (PROT_NONE keeps the frame in a non-present leaf; Linux's rmap
+// walk finds protnone PTEs too).
 // The zero page has no reverse map (Linux: it is not rmap'ed either).
 //
 // Uses: the invariant checker proves that every leaf is found this way,
@@ -19,7 +21,7 @@
 extension UserAddressSpace {
     /// The addresses in this space at which the reverse map finds `frame`
     /// mapped: the regions of its recorded owner that hold its index and
-    /// whose leaf maps exactly it.
+    /// whose leaf, present or parked, maps exactly it.
     public func reverseMappings(of frame: PhysicalAddress) -> [VirtualAddress] {
         let (owner, index) = table.frames.reverseMapping(of: frame)
         guard owner != 0 else { return [] }
@@ -27,7 +29,9 @@ extension UserAddressSpace {
         for region in regions where Self.regionIsOwned(region, by: owner)
             && index >= region.pageOffset && index - region.pageOffset < UInt64(region.pageCount) {
             let address = region.start + (index - region.pageOffset) * pageSize
-            if table.translate(address) == frame { found.append(address) }
+            if table.translate(address) == frame || table.parkedFrame(at: address) == frame {
+                found.append(address)
+            }
         }
         return found
     }

@@ -9,6 +9,13 @@
 //   the child gets a read-only leaf holding one more reference and one
 //   more map count. The first write on either side faults: a copy, or an
 //   in-place reuse once the other side has gone.
+// - Parked leaves (PROT_NONE keeping its pages) are shared the same way:
+//   the child gets a parked leaf with one more reference and map count,
+//   the frame loses its exclusive mark, and both stay parked. Raising the
+//   protection later gives each side a read-only leaf (reprotectPages: a
+//   frame without the mark is never made writable), so the first write
+//   goes through copy-on-write (Linux copy_present_pte also copies
+//   protnone PTEs, since pte_present() is true for them).
 // - The child's regions share the parent's lineages (the reverse map:
 //   a shared frame's owner and index stay right for both spaces), and the
 //   child joins each lineage's members.
@@ -26,8 +33,9 @@ extension UserAddressSpace {
     /// `tlb` is that of the CPU on which this space is loaded.
     /// Throws `.outOfMemory` (no page-table page for the child) having torn
     /// the partial child down completely. This space then keeps its pages;
-    /// some leaves may have lost their write bit, which only costs a
-    /// reuse fault (each frame is back to one reference).
+    /// some leaves may have lost their write bit (and some parked frames
+    /// their exclusive mark, so they come back read-only), which only costs
+    /// a reuse fault (each frame is back to one reference).
     public mutating func fork<TLB: TLBControl>(kernel: borrowing PageTable<Memory, Frames>,
                                                tlb: TLB) throws(VMError) -> UserAddressSpace<Memory, Frames> {
         var child = try UserAddressSpace(sharingKernelHalfOf: kernel)
@@ -54,6 +62,29 @@ extension UserAddressSpace {
                             }
                         }
                     }
+                    // Parked PROT_NONE pages, one cursor step each (a colder
+                    // path than shareLeaves; Linux copies them as it copies
+                    // present ptes, copy_nonpresent_pte aside).
+                    var parkedFailure: PagingError? = nil
+                    for region in regions where region.backing.isPrivate && !region.protection.allowsAccess {
+                        table.forEachLeaf(in: region.range, includingParked: true) { address, entry in
+                            guard parkedFailure == nil, entry.isParked else { return }
+                            let frame = entry.address(at: .pageTable)
+                            do throws(PagingError) {
+                                try childCursor.jump(to: address)
+                                try childCursor.mapParked(frames.shareFrame(at: frame))
+                            } catch {
+                                parkedFailure = error
+                                return
+                            }
+                            shared += 1
+                            childResident.addResident(ResidentKind.of(frame, frames))
+                            if frame != frames.zeroFrame {
+                                frames.setFlags(frames.flags(of: frame).subtracting(.anonExclusive), of: frame)
+                            }
+                        }
+                    }
+                    if let parkedFailure { throw parkedFailure }
                 }
             } catch {
                 failed = true

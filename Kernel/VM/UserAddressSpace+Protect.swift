@@ -4,8 +4,12 @@ extension UserAddressSpace {
     /// Gives every page of `range` (end rounded up to a page) the protection
     /// `protection`, splitting regions at the bounds and merging neighbours
     /// that become compatible; the changed page-table entries are flushed.
-    /// Never allocates: pages not yet touched stay untouched, and shared
-    /// copy-on-write pages stay read-only (they fault on write).
+    /// PROT_NONE parks the pages' leaves (non-present, frame kept: Linux's
+    /// _PAGE_PROTNONE) and raising the protection again unparks them, so the
+    /// contents survive the round trip in the same frames.
+    /// Never allocates: pages not yet touched stay untouched, parked pages
+    /// get their own frame back, and shared copy-on-write pages stay
+    /// read-only (they fault on write).
     /// An empty range does nothing (Linux returns 0 for len 0).
     /// Throws, with nothing changed: `.invalidArgument` if the start is not
     /// page aligned; `.notMapped` if any page of the range is in no region
@@ -24,7 +28,7 @@ extension UserAddressSpace {
         if protection.allowsAccess {
             reprotectPages(pieces, tlb: tlb)
         } else {
-            discardPages(range, tlb: tlb)
+            parkPages(range, tlb: tlb)
         }
         replaceRegions(range, old: old, with: pieces)
     }

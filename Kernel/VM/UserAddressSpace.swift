@@ -17,14 +17,21 @@
 //    demand by the fault path (UserAddressSpace+Fault.swift), the only code
 //    that creates user leaves. Every leaf is a 4 KiB user leaf inside a
 //    region whose protection allows what the leaf allows; there are no
-//    other leaves in the owned slots. PROT_NONE regions have no leaves.
-// 3. Every leaf owns one frame reference and one map count (the page-table
-//    cursor pairs them, see FrameProvider). A writable leaf of a private
-//    region maps a frame marked anonExclusive that no other leaf maps. A
+//    other leaves in the owned slots. PROT_NONE regions have no present
+//    leaves, only parked ones: non-present entries that keep the frame
+//    (Linux _PAGE_PROTNONE; PageTableEntry.swift), made by mprotect to
+//    PROT_NONE and made present again by mprotect back. Parked leaves lie
+//    in PROT_NONE regions only.
+// 3. Every leaf, present or parked, owns one frame reference and one map
+//    count (the page-table cursor pairs them, see FrameProvider). A frame
+//    marked anonExclusive is mapped by exactly one leaf (so unparking may
+//    make it writable). A writable leaf of a private region maps a frame
+//    marked anonExclusive. A
 //    read-only leaf of a writable private region is copy-on-write: the
 //    zero page, or a frame fork shared, or one fork shared and whose other
 //    sharers have gone (reused in place at the next write).
-// 4. `residentPages` is the number of leaves (zero-page leaves included).
+// 4. `residentPages` is the number of leaves (zero-page leaves and parked
+//    leaves included: Linux's RSS counts PROT_NONE pages too).
 // 5. `breakStart <= breakEnd`; both are 0 until `setInitialBreak`.
 // 6. The table owns PML4 slots 0..<255 only; the kernel half is shared by
 //    reference and never freed here.
@@ -49,16 +56,14 @@
 // old mappings, the hint, top-down search as unmapped_area_topdown), munmap
 // (holes are not an error, regions split), mprotect (mm/mprotect.c: ENOMEM
 // if any page is unmapped, checked before any change; split and merge;
-// never making a shared copy-on-write page writable, can_change_pte_writable),
+// never making a shared copy-on-write page writable, can_change_pte_writable;
+// PROT_NONE keeps the pages in protnone entries, change_protection),
 // brk (returns the new break, or the old one on failure; shrinking unmaps,
 // so re-grown pages read as zero), fork (kernel/fork.c dup_mmap and
 // copy_present_pte: private pages shared read-only, shared regions not
 // copied), faults (mm/memory.c, see UserAddressSpace+Fault.swift).
 //
 // Known deviations:
-// - PROT_NONE pages have no page-table entry and no frame: mprotect(PROT_NONE)
-//   DISCARDS the contents, and raising the protection again gives zero-filled
-//   pages. Linux keeps the contents (_PAGE_PROTNONE); issue [5] parks them.
 // - `map` refuses a MAP_FIXED range outside [userStart, userEnd) with
 //   invalidArgument; the mmap syscall checks first and returns Linux's
 //   ENOMEM above TASK_SIZE and EPERM below mmap_min_addr.
@@ -112,7 +117,7 @@ public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~
     public internal(set) var breakStart = VirtualAddress(0)
     /// The program break: what brk(0) returns.
     public internal(set) var breakEnd = VirtualAddress(0)
-    /// The number of leaves (invariant 4).
+    /// The number of leaves, parked ones included (invariant 4).
     public internal(set) var residentPages = 0
     /// Mapped and resident pages by kind (invariant 8).
     public internal(set) var counters = MemoryCounters()

@@ -5,13 +5,22 @@
 // syscall and resolved fault on what that event touched, and on every
 // space at every fork, exec and exit and at a settable interval.
 //
+// "Leaf" below means a present leaf or a parked one (PROT_NONE keeping
+// its frame: P=0, PageTableEntry.swift); both hold a reference and a map
+// count, and both are resident.
 // Rules, each reported by name with the address and the frame:
-// - leaf outside region:    every present user leaf lies in a region...
+// - leaf outside region:    every user leaf lies in a region...
 // - leaf exceeds region:    ...whose protection allows what the leaf does
 //                           (write needs write, execute needs execute);
-// - leaf not user/owning:   user leaves are 4 KiB, U=1 and own their frame;
+// - parked leaf accessible: parked leaves lie in PROT_NONE regions only
+//                           (and present ones never do: the rule above);
+// - leaf not user/owning:   user leaves are 4 KiB and own their frame;
+//                           present ones have U=1 and not G;
 // - writable shared cow:    a writable leaf of a private region maps a
 //                           frame marked exclusive that exactly one leaf maps;
+// - exclusive frame shared: a frame marked exclusive that a private leaf
+//                           maps (present or parked) has exactly one map:
+//                           raising a parked page's protection trusts it;
 // - reverse map:            a leaf's frame (the zero page aside) records the
 //                           owner and index the reverse map walks from to
 //                           this leaf: its region's lineage (which lists
@@ -24,7 +33,8 @@
 //                           in all spaces;
 // - user frames leaked:     (full check) every user frame is mapped by a
 //                           leaf, held by a shared object, or the zero page;
-// - resident pages:         (full check) residentPages == the space's leaves.
+// - resident pages:         (full check) residentPages == the space's
+//                           leaves, parked ones included (as Linux's RSS).
 // - resident kind:          an anonymous frame (FrameFlags.anonymous) is
 //                           mapped only in private regions, a shared
 //                           object's page only in shared ones;
@@ -32,7 +42,8 @@
 //                           stackPages == the regions' pages of each kind;
 // - rss counters:           (full check) counters.anonymousPages, filePages
 //                           and sharedPages == the leaves by the kind of
-//                           their frame (MemoryAccounting.swift).
+//                           their frame, parked ones included
+//                           (MemoryAccounting.swift).
 //
 // Cost: a touched check is O(pages touched); a full check is O(leaves ·
 // log leaves) over every space, so the kernel runs it only at the events
@@ -65,7 +76,8 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         var failure: VMInvariantViolation? = nil
         let regions = space.regions
         let frames = self.frames
-        space.table.forEachLeaf(in: UserMemoryLayout.userStart..<UserMemoryLayout.userEnd) { address, entry in
+        space.table.forEachLeaf(in: UserMemoryLayout.userStart..<UserMemoryLayout.userEnd,
+                                includingParked: true) { address, entry in
             leaves += 1
             mapped.append(entry.address(at: .pageTable).raw)
             recount.addResident(ResidentKind.of(entry.address(at: .pageTable), frames))
@@ -161,7 +173,7 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         var failure: VMInvariantViolation? = nil
         let regions = space.regions
         let zero = frames.zeroFrame
-        space.table.forEachLeaf(in: start..<end) { address, entry in
+        space.table.forEachLeaf(in: start..<end, includingParked: true) { address, entry in
             guard failure == nil else { return }
             if let broken = checkLeaf(address, entry, regions: regions, frames: frames, space: space.identity) {
                 failure = broken
@@ -188,11 +200,15 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         guard let region = regionContaining(address, regions) else {
             return VMInvariantViolation(rule: "leaf outside region", address: address, frame: frame)
         }
-        guard entry.isUser, entry.ownsFrame, !entry.isGlobal else {
+        guard entry.ownsFrame, entry.isParked || (entry.isUser && !entry.isGlobal) else {
             return VMInvariantViolation(rule: "leaf not user/owning", address: address, frame: frame)
         }
         let allowed = region.protection
-        if !allowed.allowsAccess || (entry.isWritable && !allowed.contains(.write))
+        if entry.isParked {
+            if allowed.allowsAccess {
+                return VMInvariantViolation(rule: "parked leaf accessible", address: address, frame: frame)
+            }
+        } else if !allowed.allowsAccess || (entry.isWritable && !allowed.contains(.write))
             || (!entry.isNoExecute && !allowed.contains(.execute)) {
             return VMInvariantViolation(rule: "leaf exceeds region", address: address, frame: frame)
         }
@@ -204,6 +220,10 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         let kind = ResidentKind.of(frame, frames)
         if (kind == .anonymous && !region.backing.isPrivate) || (kind == .shared && region.backing.isPrivate) {
             return VMInvariantViolation(rule: "resident kind", address: address, frame: frame)
+        }
+        if region.backing.isPrivate && frame != frames.zeroFrame
+            && frames.flags(of: frame).contains(.anonExclusive) && frames.mapCount(of: frame) != 1 {
+            return VMInvariantViolation(rule: "exclusive frame shared", address: address, frame: frame)
         }
         if frame != frames.zeroFrame {
             let (owner, index) = frames.reverseMapping(of: frame)

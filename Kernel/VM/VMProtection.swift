@@ -7,7 +7,8 @@
 // requests are widened to include read when the pages are mapped, as Linux
 // does on x86 (protection_map in arch/x86/mm/pgprot.c). "No access"
 // (PROT_NONE) cannot be a present page at all: such pages have no
-// page-table entry (see UserAddressSpace.swift for what that costs).
+// present entry; a page that was touched keeps its frame in a parked,
+// non-present one (Linux _PAGE_PROTNONE; UserAddressSpace.swift).
 
 public struct VMProtection: OptionSet, Equatable, Sendable {
     public let rawValue: UInt8
@@ -44,7 +45,7 @@ public struct VMProtection: OptionSet, Equatable, Sendable {
     }
 
     /// True if the pages can be accessed at all (anything but PROT_NONE):
-    /// only such pages have page-table entries.
+    /// only such pages have present page-table entries.
     public var allowsAccess: Bool { !isEmpty }
 
     /// What user code can really do with the pages: any access implies read
@@ -55,7 +56,7 @@ public struct VMProtection: OptionSet, Equatable, Sendable {
 
     /// The page-table protection of the pages: always `.user`, readable,
     /// writable if `.write`, no-execute unless `.execute`.
-    /// Contract: `allowsAccess` (PROT_NONE pages are not mapped; for them
+    /// Contract: `allowsAccess` (PROT_NONE pages are parked; for them
     /// this is `.user` alone, which the page-table code refuses).
     public var pageProtection: PageProtection {
         var protection: PageProtection = [.user]

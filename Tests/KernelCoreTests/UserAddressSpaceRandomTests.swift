@@ -13,6 +13,10 @@
 // pages`. Pages are now faulted in at first touch, reads share the zero
 // frame, so the rules are: resident pages <= pages ever touched, every
 // leaf lies in an accessible model page, and the checker's counting rules.
+// Changed on purpose with issue [5]: PROT_NONE keeps the pages (parked
+// leaves, which lie exactly in the model's PROT_NONE pages and hold the
+// model's word), and a PROT_NONE round trip step must give every page its
+// word back without allocating a frame.
 // The multi-process version is UserAddressSpaceProcessModelTests.
 
 import Testing
@@ -23,8 +27,8 @@ import FakeMMU
     struct ModelPage: Equatable {
         var protection: VMProtection
         var kind: RegionKind
-        /// The word at the page's start; nil for PROT_NONE (no frame).
-        var value: UInt64?
+        /// The word at the page's start (0 until written; PROT_NONE keeps it).
+        var value: UInt64
     }
 
     static let windowPages: UInt64 = 48
@@ -50,14 +54,14 @@ import FakeMMU
                 return start..<min(start + length, firstPage + Self.windowPages + 2)
             }
             func fresh(_ protection: VMProtection, _ kind: RegionKind) -> ModelPage {
-                ModelPage(protection: protection, kind: kind, value: protection.allowsAccess ? 0 : nil)
+                ModelPage(protection: protection, kind: kind, value: 0)
             }
 
             for step in 0..<400 {
                 let protection = Self.protections.randomElement(using: &random)!
                 let kind = Self.kinds.randomElement(using: &random)!
                 let range = randomRange()
-                switch UInt64.random(in: 0..<10, using: &random) {
+                switch UInt64.random(in: 0..<11, using: &random) {
                 case 0..<3:
                     _ = try space.map(MapRequest(address: VirtualAddress(Self.address(range.lowerBound)),
                                                  length: Self.address(UInt64(range.count)), protection: protection,
@@ -80,16 +84,14 @@ import FakeMMU
                     do throws(VMError) {
                         try space.protect(Self.pages(range), to: protection, tlb: machine.mmu)
                         #expect(covered, "step \(step): protect of a partly unmapped range succeeded")
-                        for page in range {
-                            let old = model[page]!
-                            let value: UInt64? = protection.allowsAccess ? (old.value ?? 0) : nil
-                            model[page] = ModelPage(protection: protection, kind: old.kind, value: value)
-                        }
+                        for page in range { model[page]!.protection = protection }
                     } catch {
                         #expect(error == .notMapped && !covered, "step \(step): \(error)")
                     }
+                case 9:
+                    try Self.protNoneRoundTrip(&space, range, model, machine, step: step)
                 default:
-                    let resident = model.filter { $0.value.value != nil }.keys.sorted()
+                    let resident = model.filter { $0.value.protection.allowsAccess }.keys.sorted()
                     guard let page = resident.randomElement(using: &random) else { break }
                     let value = random.next()
                     if model[page]!.protection.contains(.write) && random.next() % 2 == 0 {
@@ -104,6 +106,21 @@ import FakeMMU
                 Self.check(&space, model, machine, step: step, window: window, touched: &touched, random: &random)
             }
         }
+    }
+
+    /// mprotect(PROT_NONE) over the mapped pages of `range`, then each page
+    /// back to its own protection: the same frames, every word kept, and
+    /// no frame allocated (mprotect never allocates).
+    static func protNoneRoundTrip(_ space: inout TestSpace, _ range: Range<UInt64>, _ model: [UInt64: ModelPage],
+                                  _ machine: PagingMachine, step: Int) throws {
+        let mapped = range.filter { model[$0] != nil }
+        let before = mapped.map { space.frame(at: Self.address($0)) ?? space.table.parkedFrame(at: VirtualAddress(Self.address($0)))?.raw }
+        let attempts = machine.frames.allocationAttempts
+        for page in mapped { try space.protect(Self.pages(page..<page + 1), to: .noAccess, tlb: machine.mmu) }
+        for page in mapped { try space.protect(Self.pages(page..<page + 1), to: model[page]!.protection, tlb: machine.mmu) }
+        #expect(machine.frames.allocationAttempts == attempts, "step \(step): the round trip allocated")
+        let after = mapped.map { space.frame(at: Self.address($0)) ?? space.table.parkedFrame(at: VirtualAddress(Self.address($0)))?.raw }
+        #expect(after == before, "step \(step): the same frames after the round trip")
     }
 
     /// Compares the space with the model: regions and their invariants,
@@ -130,11 +147,16 @@ import FakeMMU
         }
         // Changed on purpose (issue [4]): leaves exist only for touched pages.
         var leaves = 0
-        space.table.forEachLeaf(in: TestSpace.userStart..<TestSpace.userEnd) { address, entry in
+        space.table.forEachLeaf(in: TestSpace.userStart..<TestSpace.userEnd, includingParked: true) { address, entry in
             leaves += 1
             let page = address.raw / pageSize
-            #expect(model[page]?.protection.allowsAccess == true, "step \(step): leaf at page \(page)")
+            #expect(model[page]?.protection.allowsAccess == !entry.isParked,
+                    "step \(step): leaf at page \(page) (parked: \(entry.isParked))")
             #expect(touched.contains(page), "step \(step): page \(page) has a leaf but was never touched")
+            if entry.isParked, let expected = model[page] {
+                let word = machine.memory.pointer(to: entry.address(at: .pageTable)).load(as: UInt64.self)
+                #expect(word == expected.value, "step \(step): page \(page) parked with its word")
+            }
         }
         #expect(space.residentPages == leaves && leaves <= touched.count, "step \(step): resident <= touched")
         checkInvariants(machine, "step \(step)") { checker throws(VMInvariantViolation) in try checker.add(space) }
@@ -153,8 +175,8 @@ import FakeMMU
                 }
             }
             if !effective.isEmpty { touched.insert(page) }
-            if let value = expected?.value {
-                #expect(space.userLoad(machine, Self.address(page)) == value, "step \(step): page \(page) contents")
+            if let expected, expected.protection.allowsAccess {
+                #expect(space.userLoad(machine, Self.address(page)) == expected.value, "step \(step): page \(page) contents")
             }
         }
         #expect(machine.mmu.staleReports.isEmpty, "step \(step): \(machine.mmu.staleReports)")

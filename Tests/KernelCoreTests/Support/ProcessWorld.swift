@@ -11,11 +11,11 @@
 // reads leaves and shared objects' frames directly, so it does not fault
 // pages in), and runs the VMInvariantChecker over every live space.
 //
-// Model rules (Linux's, with the documented PROT_NONE deviation):
+// Model rules (Linux's):
 // - an untouched or discarded private page reads as zero;
 // - fork copies the model (private words by value, shared pages by reference);
-// - mprotect(PROT_NONE) discards private words (deviation until issue [5]),
-//   not the shared object's pages.
+// - mprotect(PROT_NONE) keeps every page (private ones parked in their
+//   leaves, issue [5]); `check` reads them there too.
 
 import Testing
 @testable import KernelCore
@@ -110,12 +110,7 @@ final class ProcessWorld {
                                                   ..< VirtualAddress(Self.address(pages.upperBound)),
                                                   to: protection, tlb: machine.mmu)
             #expect(covered, "\(context): protect of an unmapped page succeeded")
-            for page in pages {
-                models[process][page]!.protection = protection
-                if !protection.allowsAccess && models[process][page]!.shared == nil {
-                    models[process][page]!.value = 0  // known deviation: PROT_NONE discards private pages
-                }
-            }
+            for page in pages { models[process][page]!.protection = protection }
         } catch {
             #expect(error == .notMapped && !covered, "\(context): \(error)")
         }
@@ -220,19 +215,21 @@ final class ProcessWorld {
     private func check(_ space: borrowing TestSpace, _ process: Int, _ window: Range<UInt64>) {
         let model = models[process]
         for page in window {
-            #expect(peek(space, page) == model[page].flatMap { $0.protection.allowsAccess ? value(of: $0) : nil },
-                    "\(context): p\(process) page \(page)")
+            #expect(peek(space, page) == model[page].map { value(of: $0) }, "\(context): p\(process) page \(page)")
             let region = space.region(containing: VirtualAddress(Self.address(page)))
             #expect(region?.protection == model[page]?.protection, "\(context): p\(process) page \(page) region")
         }
     }
 
     /// What the page's first word holds for its process, read from the leaf
-    /// or the shared object without faulting: nil if not accessible.
+    /// (present, or parked under PROT_NONE) or the shared object without
+    /// faulting: nil if no region holds it.
     private func peek(_ space: borrowing TestSpace, _ page: UInt64) -> UInt64? {
         let address = VirtualAddress(Self.address(page))
-        guard let region = space.region(containing: address), region.protection.allowsAccess else { return nil }
-        if let physical = space.table.translate(address) {
+        guard let region = space.region(containing: address) else { return nil }
+        if let physical = space.table.translate(address) ?? space.table.parkedFrame(at: address) {
+            #expect(region.protection.allowsAccess == (space.table.translate(address) != nil),
+                    "\(context): present leaves exactly in accessible regions")
             return machine.memory.pointer(to: physical).load(as: UInt64.self)
         }
         if case .shared(let object) = region.backing, let frame = object.pages[region.pageIndex(of: address)] {

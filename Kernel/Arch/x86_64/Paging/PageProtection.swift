@@ -4,7 +4,8 @@
 // global, uncached), independent of the PTE layout. x86-64 cannot express a
 // present page that is not readable, nor write-only (SDM §4.6): such
 // requests are refused with `PagingError.unsupportedProtection` instead of
-// silently widened. "No access" is expressed by unmapping.
+// silently widened. "No access" is expressed by unmapping, or by parking
+// an owning leaf (P=0, the frame kept: PageTableEntry.swift).
 //
 // `uncached` is a memory type rather than a permission (PCD|PWT: strong
 // uncacheable with the default PAT, SDM §11.12); it rides here because MMIO

@@ -112,14 +112,27 @@ public struct PageTable<Memory: PhysicalMemory, Frames: FrameProvider>: ~Copyabl
         return tree.mapping(LinearAddress.linear(address))
     }
 
-    /// Calls `body(address, entry)` for every present leaf in `range`, in
-    /// address order, without changing anything (the invariant checker,
-    /// reports). Contract: `range` is page aligned and canonical.
-    public func forEachLeaf(in range: Range<VirtualAddress>, _ body: (VirtualAddress, PageTableEntry) -> Void) {
+    /// Calls `body(address, entry)` for every present leaf in `range`, and
+    /// every parked one (`entry.isParked`: PROT_NONE keeping its frame) if
+    /// `includingParked`, in address order, without changing anything (the
+    /// invariant checker, fork, reports).
+    /// Contract: `range` is page aligned and canonical.
+    public func forEachLeaf(in range: Range<VirtualAddress>, includingParked: Bool = false,
+                            _ body: (VirtualAddress, PageTableEntry) -> Void) {
         guard !range.isEmpty else { return }
         let start = LinearAddress.linear(range.lowerBound)
         let end = LinearAddress.linear(VirtualAddress(range.upperBound.raw - 1)) + 1
-        tree.visitLeaves(root, .pml4, 0, start, end, body)
+        tree.visitLeaves(root, .pml4, 0, start, end, includingParked: includingParked, body)
+    }
+
+    /// The frame a parked leaf at `address` keeps, or nil if there is none
+    /// (`query` and `translate` see only present leaves).
+    public func parkedFrame(at address: VirtualAddress) -> PhysicalAddress? {
+        guard LinearAddress.isCanonical(address) else { return nil }
+        let linear = LinearAddress.linear(address)
+        guard let table = tree.findPageTable(linear) else { return nil }
+        let found = tree.entry(table, PagingLevel.pageTable.index(of: linear))
+        return found.isParked ? found.address(at: .pageTable) : nil
     }
 
     /// The physical address `address` translates to, offset within a large
@@ -129,8 +142,8 @@ public struct PageTable<Memory: PhysicalMemory, Frames: FrameProvider>: ~Copyabl
         return found.physicalStart + (address.raw - found.virtualStart.raw)
     }
 
-    /// Frees the whole hierarchy: hands every owned frame still mapped to
-    /// `release`, returns every page-table page of the owned slots and the
+    /// Frees the whole hierarchy: hands every owned frame still mapped
+    /// (present or parked) to `release`, returns every page-table page of the owned slots and the
     /// root to the frame provider. Shared (not owned) slots are left alone.
     /// Contract: the space is not loaded on any CPU and has no TLB entries
     /// left (no PCID: loading another CR3 dropped them), so nothing is owed.

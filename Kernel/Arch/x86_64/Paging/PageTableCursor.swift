@@ -20,7 +20,14 @@
 // nothing (the CPU does not cache non-present translations); changing or
 // removing a present leaf owes an invalidation of its page, unless the
 // change only adds rights (`setLeafProtection`: a stale entry then only
-// causes a spurious fault, whose delivery drops it).
+// causes a spurious fault, whose delivery drops it). So parking a leaf
+// (PROT_NONE keeping its frame, PageTableEntry.swift) owes one, and
+// unparking or removing a parked leaf owes none.
+//
+// Counting rule: every owning leaf, present or parked, holds one frame
+// reference and one map count. `map`, `mapParked`, `replace` and
+// `shareLeaves` take them, `unmap` and teardown give them back
+// (releaseLeafReference), and `park` and `unpark` move neither.
 
 public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~Copyable {
     let tree: PageTableTree<Memory, Frames>
@@ -79,21 +86,54 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
     /// `.outsideCursorRange`, `.unsupportedProtection`; nothing changes then.
     public mutating func map(_ frame: consuming OwnedFrame, _ protection: PageProtection) throws(PagingError) {
         let physical = frame.address
-        let table: PhysicalAddress
         do {
             try checkCanMap(physical, length: pageSize, size: .size4KiB, protection)
+        } catch {
+            tree.frames.releaseFrame(frame)
+            throw error
+        }
+        try mapOwned(frame, PageTableEntry(raw: physical.raw | protection.entryBits | PageTableEntry.ownsFrame
+                                           | PageTableEntry.present))
+    }
+
+    /// Installs a parked leaf (P=0: PROT_NONE keeping `frame`) at `position`
+    /// and advances; it holds the reference and one map count as a present
+    /// leaf would (fork's copy of a parked page). Throws as `map` does,
+    /// with `frame` released.
+    public mutating func mapParked(_ frame: consuming OwnedFrame) throws(PagingError) {
+        let physical = frame.address
+        do throws(PagingError) {
+            guard physical.raw & ~PageTableEntry.tableAddressMask == 0 else { throw .misaligned }
+            _ = try operationEnd(length: pageSize, alignment: pageSize)
+        } catch {
+            tree.frames.releaseFrame(frame)
+            throw error
+        }
+        try mapOwned(frame, .parked(owning: physical))
+    }
+
+    /// Writes `leaf` (which encodes `frame`) at `position`, taking the
+    /// frame's reference and one map count, and advances; creates the
+    /// missing tables first (one walk, or none while the cached page table
+    /// covers `position`). Contract: `position` is in range. Throws
+    /// `.alreadyMapped` (a present or parked leaf is there) or
+    /// `.outOfMemory` with `frame` released and nothing changed.
+    private mutating func mapOwned(_ frame: consuming OwnedFrame, _ leaf: PageTableEntry) throws(PagingError) {
+        let physical = frame.address
+        let table: PhysicalAddress
+        do {
             table = try pageTableCreatingMissing()
         } catch {
             tree.frames.releaseFrame(frame)
             throw error
         }
         let index = PagingLevel.pageTable.index(of: linearPosition)
-        if tree.entry(table, index).isPresent {
+        guard tree.entry(table, index).isEmpty else {
             tree.frames.releaseFrame(frame)
             throw .alreadyMapped
         }
-        let leafBits = protection.entryBits | PageTableEntry.ownsFrame | PageTableEntry.present
-        tree.setEntry(table, index, PageTableEntry(raw: frame.intoRaw().raw | leafBits))
+        _ = frame.intoRaw()
+        tree.setEntry(table, index, leaf)
         tree.frames.incrementMapCount(physical)
         linearPosition += pageSize
     }
@@ -185,8 +225,8 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
 
     // MARK: Unmap
 
-    /// Removes every mapping in [position, position + length), hands each
-    /// owned frame to `release` (the caller decides: free it, or keep it if
+    /// Removes every mapping in [position, position + length), present or
+    /// parked, hands each owned frame to `release` (the caller decides: free it, or keep it if
     /// it has other users), frees page-table pages left empty, and advances.
     /// Throws `.splitsLargePage` if the range cuts a large page,
     /// `.misaligned`, `.outsideCursorRange`; nothing changes then.
@@ -284,6 +324,34 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
         try tree.checkNoLargePageStraddles(end)
         tree.updateLeaves(tree.root, .pml4, 0, linearPosition, end, pending: &pending, update)
         linearPosition = end
+    }
+
+    /// Parks every present 4 KiB leaf in [position, position + length):
+    /// P cleared, the frame kept with its reference and map count, each
+    /// invalidation owed (Linux change_protection to PAGE_NONE); then
+    /// advances. Returns how many it parked. Throws `.splitsLargePage`,
+    /// `.misaligned`, `.outsideCursorRange`; nothing changes then.
+    /// Contract: the leaves in the range own their frames (user leaves).
+    public mutating func park(length: UInt64) throws(PagingError) -> Int {
+        let end = try operationEnd(length: length, alignment: pageSize)
+        try tree.checkNoLargePageStraddles(linearPosition)
+        try tree.checkNoLargePageStraddles(end)
+        let parked = tree.park(tree.root, .pml4, 0, linearPosition, end, pending: &pending)
+        linearPosition = end
+        return parked
+    }
+
+    /// Makes every parked leaf in [position, position + length) present
+    /// again with `protection(address, frame)` (never allocating: the frame
+    /// was kept), owing nothing; then advances. Returns how many it
+    /// unparked. Throws `.misaligned`, `.outsideCursorRange`; nothing
+    /// changes then. Contract: every protection returned is representable.
+    public mutating func unpark(length: UInt64,
+                                _ protection: (VirtualAddress, PhysicalAddress) -> PageProtection) throws(PagingError) -> Int {
+        let end = try operationEnd(length: length, alignment: pageSize)
+        let unparked = tree.unpark(tree.root, .pml4, 0, linearPosition, end, protection)
+        linearPosition = end
+        return unparked
     }
 
     /// Owes an invalidation of the page at `position` without changing

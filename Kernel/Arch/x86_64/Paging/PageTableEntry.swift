@@ -14,6 +14,20 @@
 // - Bit 7 means PS (large page) in PDPT and PD entries, PAT in PT entries,
 //   and is reserved in PML4 entries. Only PageTable's level-aware code
 //   interprets it.
+// - Parked leaves (PROT_NONE pages that keep their frame, Linux's
+//   _PAGE_PROTNONE): a 4 KiB entry with P=0, bit 10 (`parked`) set,
+//   `ownsFrame` set and the frame number kept. With P=0 the CPU ignores
+//   bits 63:1 (SDM §4.5: such an entry "is used neither to reference
+//   another paging-structure entry nor to map a page"; figure 4-11), so
+//   any access faults and the bits are ours. Like an owning present leaf
+//   it holds one frame reference and one map count. Its frame number is
+//   stored inverted, as Linux stores every non-present frame number
+//   (arch/x86/include/asm/pgtable-invert.h), so that an L1 Terminal Fault
+//   speculative load through it (which ignores P) aims above physical
+//   memory; `address(at:)` undoes that, so readers see the real frame.
+//   Parked entries exist only in level-1 tables; every other non-present
+//   entry is zero. No access rights are kept: unparking takes them from
+//   the region (Linux mprotect's pte_modify).
 
 /// The four levels of 4-level paging, named by what they point to.
 public enum PagingLevel: Int, Comparable {
@@ -82,6 +96,10 @@ public struct PageTableEntry: Equatable, Sendable {
     public static let global: UInt64 = 1 << 8          // G (leaves only, needs CR4.PGE)
     /// Software bit (SDM: ignored by the CPU): this 4 KiB leaf owns a frame reference.
     public static let ownsFrame: UInt64 = 1 << 9
+    /// Software bit: with P=0, a parked leaf (see the header: PROT_NONE
+    /// keeping its frame). Bits 9..11 are free in present entries too, so
+    /// the bit means the same whatever P says.
+    public static let parked: UInt64 = 1 << 10
     public static let noExecute: UInt64 = 1 << 63      // XD (needs EFER.NXE, else reserved)
 
     /// Physical address bits of a 4 KiB leaf or of a pointer to a table: 12..51.
@@ -111,6 +129,30 @@ public struct PageTableEntry: Equatable, Sendable {
         PageTableEntry(raw: (table.raw & tableAddressMask) | tableLinkFlags)
     }
 
+    /// The bits a leaf keeps when it is parked or unparked: besides the
+    /// frame and ownership, the accessed and dirty history (Linux
+    /// _PAGE_CHG_MASK keeps A and D across pte_modify).
+    static let keptWhenParking: UInt64 = ownsFrame | accessed | dirty
+
+    /// This owning 4 KiB leaf parked: P=0, `parked`, the frame inverted.
+    /// Contract: a present 4 KiB leaf with `ownsFrame`.
+    public var parkedLeaf: PageTableEntry {
+        let frame = address(at: .pageTable).raw
+        return PageTableEntry(raw: (~frame & Self.tableAddressMask) | (raw & Self.keptWhenParking) | Self.parked)
+    }
+
+    /// This parked leaf made present again with `protection`'s bits.
+    /// Contract: `isParked`, `protection.isRepresentable`.
+    public func unparked(_ protection: PageProtection) -> PageTableEntry {
+        PageTableEntry(raw: address(at: .pageTable).raw | (raw & Self.keptWhenParking)
+                       | protection.entryBits | Self.present)
+    }
+
+    /// A parked leaf owning `frame`, with no access history (fork's copy).
+    public static func parked(owning frame: PhysicalAddress) -> PageTableEntry {
+        PageTableEntry(raw: (~frame.raw & tableAddressMask) | ownsFrame | parked)
+    }
+
     public var isPresent: Bool { raw & Self.present != 0 }
     public var isEmpty: Bool { raw == 0 }
     public var isWritable: Bool { raw & Self.writable != 0 }
@@ -119,6 +161,8 @@ public struct PageTableEntry: Equatable, Sendable {
     public var isNoExecute: Bool { raw & Self.noExecute != 0 }
     public var hasLargePageBit: Bool { raw & Self.largePage != 0 }
     public var ownsFrame: Bool { raw & Self.ownsFrame != 0 }
+    /// True for a parked leaf (P=0 and the `parked` mark).
+    public var isParked: Bool { raw & (Self.present | Self.parked) == Self.parked }
 
     /// True if this entry, found at `level`, maps a page instead of pointing to a table.
     public func isLeaf(at level: PagingLevel) -> Bool {
@@ -137,8 +181,10 @@ public struct PageTableEntry: Equatable, Sendable {
     }
 
     /// The physical address this entry holds, read as an entry at `level`
-    /// (a table pointer, or a page of the leaf's size).
+    /// (a table pointer, a page of the leaf's size, or a parked leaf's
+    /// frame, its inversion undone).
     public func address(at level: PagingLevel) -> PhysicalAddress {
+        if isParked { return PhysicalAddress(~raw & Self.tableAddressMask) }
         if isLeaf(at: level) && level != .pageTable {
             return PhysicalAddress(raw & Self.tableAddressMask & ~(level.entryCoverage - 1))
         }

@@ -11,9 +11,12 @@
 //   user space, so it must outlive its last mapping): unmap frees a table
 //   as soon as its last entry goes, and unlinks it from its parent.
 // - A 4 KiB leaf with `ownsFrame` holds one frame reference and one map
-//   count; unmap and teardown drop the map count, then turn the reference
-//   back into an OwnedFrame handed to the caller (Linux's order: the
-//   reference outlives the mapping).
+//   count, present or parked (P=0, PageTableEntry.swift); unmap and
+//   teardown drop the map count, then turn the reference back into an
+//   OwnedFrame handed to the caller (Linux's order: the reference outlives
+//   the mapping). A walk that skips non-present entries must therefore
+//   look at parked ones first: they are the only non-zero non-present
+//   entries, and only in level-1 tables.
 // - Nothing is ever split: callers check with `checkNoLargePageStraddles`
 //   before unmap/protect, so a leaf met by those walks lies wholly inside
 //   the range.
@@ -154,7 +157,7 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
         for index in Self.indices(level, start, end) {
             let found = table.map { entry($0, index) } ?? .empty
             if level == leafLevel {
-                if found.isPresent { throw .alreadyMapped }
+                if found.isPresent || found.isParked { throw .alreadyMapped }
                 continue
             }
             let entryStart = base + UInt64(index) * level.entryCoverage
@@ -204,10 +207,33 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
         }
     }
 
+    /// The page table (level 1) covering `linear`, linking the missing
+    /// tables above it from `reserve`.
+    /// Contract: `countMissingTables` succeeded for a 4 KiB leaf at `linear`
+    /// and `reserve` holds that many pages.
+    func pageTable(creatingFor linear: UInt64, reserve: inout TableReserve) -> PhysicalAddress {
+        var table = root
+        var level = PagingLevel.pml4
+        while let next = level.next {
+            let index = level.index(of: linear)
+            let found = entry(table, index)
+            if found.isPresent {
+                table = found.address(at: level)
+            } else {
+                let child = reserve.take(memory: memory)
+                setEntry(table, index, .link(to: child))
+                table = child
+            }
+            level = next
+        }
+        return table
+    }
+
     // MARK: Unmap
 
-    /// Clears every leaf in [start, end), handing owned frames to `release`,
-    /// and frees the tables that become empty. Returns true if the table at
+    /// Clears every leaf in [start, end), present or parked, handing owned
+    /// frames to `release`, and frees the tables that become empty (a
+    /// parked leaf owes no invalidation: no TLB holds a P=0 translation). Returns true if the table at
     /// `table` itself became empty (the caller frees it).
     /// Contract: no large leaf straddles `start` or `end`.
     func unmap(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
@@ -216,6 +242,12 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
         var changed = false
         for index in Self.indices(level, start, end) {
             let found = entry(table, index)
+            if found.isParked {
+                setEntry(table, index, .empty)
+                changed = true
+                releaseLeafReference(found.address(at: level), release)
+                continue
+            }
             if !found.isPresent { continue }
             let entryStart = base + UInt64(index) * level.entryCoverage
             if found.isLeaf(at: level) {
@@ -243,7 +275,8 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
     // MARK: Protect
 
     /// Replaces the protection bits of every present leaf in [start, end)
-    /// with `protectionBits`, keeping address, A, D, PS, PAT and ownership.
+    /// with `protectionBits`, keeping address, A, D, PS, PAT and ownership
+    /// (parked leaves stay parked).
     /// Contract: no large leaf straddles `start` or `end`.
     func protect(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
                  _ start: UInt64, _ end: UInt64, protectionBits: UInt64, pending: inout PendingFlush) {
@@ -267,19 +300,25 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
 
     // MARK: Leaf-by-leaf updates
 
-    /// Calls `visit` for every present leaf in [start, end), in order.
+    /// Calls `visit` for every present leaf in [start, end), and every
+    /// parked one too if `includingParked`, in order.
     func visitLeaves(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
-                     _ start: UInt64, _ end: UInt64, _ visit: (VirtualAddress, PageTableEntry) -> Void) {
+                     _ start: UInt64, _ end: UInt64, includingParked: Bool,
+                     _ visit: (VirtualAddress, PageTableEntry) -> Void) {
         for index in Self.indices(level, start, end) {
             let found = entry(table, index)
-            if !found.isPresent { continue }
             let entryStart = base + UInt64(index) * level.entryCoverage
+            if found.isParked {
+                if includingParked { visit(LinearAddress.canonical(entryStart), found) }
+                continue
+            }
+            if !found.isPresent { continue }
             if found.isLeaf(at: level) {
                 visit(LinearAddress.canonical(entryStart), found)
                 continue
             }
             visitLeaves(found.address(at: level), level.next!, entryStart, max(start, entryStart),
-                        min(end, entryStart + level.entryCoverage), visit)
+                        min(end, entryStart + level.entryCoverage), includingParked: includingParked, visit)
         }
     }
 
@@ -313,6 +352,59 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
         }
     }
 
+    // MARK: Parking (PROT_NONE keeping its frames)
+
+    /// Parks every present 4 KiB leaf in [start, end) (P cleared, the frame,
+    /// its reference and its map count kept: PageTableEntry.parkedLeaf),
+    /// recording each invalidation. Returns how many it parked.
+    /// Contract: no large leaf lies in the range; every leaf owns its frame.
+    func park(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
+              _ start: UInt64, _ end: UInt64, pending: inout PendingFlush) -> Int {
+        var parked = 0
+        for index in Self.indices(level, start, end) {
+            let found = entry(table, index)
+            if !found.isPresent { continue }
+            let entryStart = base + UInt64(index) * level.entryCoverage
+            if level == .pageTable {
+                precondition(found.ownsFrame, "park: a leaf that owns no frame")
+                setEntry(table, index, found.parkedLeaf)
+                pending.recordChangedLeaf(at: LinearAddress.canonical(entryStart), wasGlobal: found.isGlobal)
+                parked += 1
+                continue
+            }
+            precondition(!found.isLeaf(at: level), "park: a large page in the range")
+            parked += park(found.address(at: level), level.next!, entryStart, max(start, entryStart),
+                           min(end, entryStart + level.entryCoverage), pending: &pending)
+        }
+        return parked
+    }
+
+    /// Makes every parked leaf in [start, end) present again with
+    /// `protection(address, frame)`, in address order; nothing is owed to
+    /// the TLB (SDM §4.10.4.3: at worst one spurious fault, which the
+    /// fault path resolves). Returns how many it unparked.
+    /// Contract: every protection is representable.
+    func unpark(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
+                _ start: UInt64, _ end: UInt64,
+                _ protection: (VirtualAddress, PhysicalAddress) -> PageProtection) -> Int {
+        var unparked = 0
+        for index in Self.indices(level, start, end) {
+            let found = entry(table, index)
+            let entryStart = base + UInt64(index) * level.entryCoverage
+            if found.isParked {
+                let chosen = protection(LinearAddress.canonical(entryStart), found.address(at: .pageTable))
+                precondition(chosen.isRepresentable, "unpark: an unrepresentable protection")
+                setEntry(table, index, found.unparked(chosen))
+                unparked += 1
+                continue
+            }
+            if !found.isPresent || found.isLeaf(at: level) { continue }
+            unparked += unpark(found.address(at: level), level.next!, entryStart, max(start, entryStart),
+                               min(end, entryStart + level.entryCoverage), protection)
+        }
+        return unparked
+    }
+
     /// Drops the map count of an owning leaf's frame, then hands its
     /// reference to `release` (the order of Linux's zap_pte_range).
     func releaseLeafReference(_ frame: PhysicalAddress, _ release: (consuming OwnedFrame) -> Void) {
@@ -323,13 +415,18 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
     // MARK: Teardown
 
     /// Frees every table below entry `index`..., handing owned frames to
-    /// `release`: the whole subtree under the (non-leaf) entry `found` at `level`.
+    /// `release` (parked leaves' too): the whole subtree under the
+    /// (non-leaf) entry `found` at `level`.
     func freeSubtree(of found: PageTableEntry, at level: PagingLevel,
                      release: (consuming OwnedFrame) -> Void) {
         let table = found.address(at: level)
         let childLevel = level.next!
         for index in 0..<PagingLevel.entriesPerTable {
             let child = entry(table, index)
+            if child.isParked {
+                releaseLeafReference(child.address(at: childLevel), release)
+                continue
+            }
             if !child.isPresent { continue }
             if child.isLeaf(at: childLevel) {
                 if child.ownsFrame { releaseLeafReference(child.address(at: childLevel), release) }
@@ -340,9 +437,9 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
         freeTable(table)
     }
 
-    /// Frees every leaf and table reachable from `table` (at `level`,
-    /// covering from `base`) through an entry whose coverage meets one of
-    /// `ranges[first...]`, handing owned frames straight back to `frames`
+    /// Frees every leaf (present or parked) and table reachable from `table`
+    /// (at `level`, covering from `base`) through an entry whose coverage
+    /// meets one of `ranges[first...]`, handing owned frames straight back to `frames`
     /// (FrameProvider.releaseLeafReference: one call per leaf, no closure).
     /// Does not free `table` itself. Contract: `ranges` sorted, disjoint,
     /// linear; see PageTable.tearDown(mappedWithin:).
@@ -362,6 +459,11 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
                     for index in firstIndex...lastIndex {
                         let found = PageTableEntry(raw: pointer.load(fromByteOffset: index &* Self.entrySize,
                                                                      as: UInt64.self))
+                        if found.isParked {
+                            // A PROT_NONE page keeps its reference (PageTableEntry.swift).
+                            frames.releaseLeafReference(found.address(at: level))
+                            continue
+                        }
                         if !found.isPresent { continue }
                         if found.isLeaf(at: level) {
                             if found.ownsFrame { frames.releaseLeafReference(found.address(at: level)) }
