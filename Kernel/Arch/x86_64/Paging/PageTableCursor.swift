@@ -59,7 +59,7 @@ public struct PageTableCursor<Memory: PhysicalMemory, Frames: FrameProvider>: ~C
 
     /// The end of an operation of `length` bytes from `position`, checked
     /// against the cursor's range and `alignment`.
-    private func operationEnd(length: UInt64, alignment: UInt64) throws(PagingError) -> UInt64 {
+    func operationEnd(length: UInt64, alignment: UInt64) throws(PagingError) -> UInt64 {
         guard length > 0, length % alignment == 0, linearPosition % alignment == 0 else { throw .misaligned }
         guard length <= linearEnd - linearPosition else { throw .outsideCursorRange }
         return linearPosition + length

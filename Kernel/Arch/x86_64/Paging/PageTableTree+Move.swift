@@ -1,0 +1,187 @@
+// PageTableTree moves: the entries of one linear range moved to another
+// range of the same hierarchy, frames untouched (Linux mm/mremap.c
+// move_page_tables, move_ptes and move_normal_pmd; the walk behind
+// PageTableCursor.move).
+//
+// Design: two walks over the source that make the same decisions:
+// 1. `planMove` only reads. It checks that every destination slot is empty
+//    and counts the page-table pages the destination lacks, exactly: the
+//    destination addresses rise with the source walk, so a missing table is
+//    counted once by remembering the last one counted at each level. The
+//    caller reserves that many (TableReserve), so the move cannot fail.
+// 2. `move` writes. Per source page table (one 2 MiB PD entry):
+//    - whole: when the table's full 2 MiB lies inside the source and the
+//      distance is a multiple of 2 MiB, the PD entry itself moves, table and
+//      all (move_normal_pmd): one write for 512 pages. The TLB is owed a
+//      full flush (the unlinked entry may sit in the paging-structure caches,
+//      SDM §4.10.3), recorded as for a freed table;
+//    - entry by entry otherwise (move_ptes): each non-empty 4 KiB entry is
+//      copied raw (frame, rights, A/D, ownership, software bits) to its new
+//      slot and cleared at the old one; a present one owes an invalidation.
+// 3. `pruneEmptyTables` then frees the source's tables left empty. Not
+//    during the move: a source table emptied early may still receive
+//    destination entries later (a move to a lower address within one 2 MiB),
+//    and the plan counted it as existing.
+//
+// Invariants kept: every frame keeps its reference and its map count (a
+// leaf moves, it is neither unmapped nor mapped again); no table is left
+// empty; the destination's slots were empty, so nothing is overwritten.
+// Not supported: large leaves in the source (user spaces have none): the
+// plan throws `.splitsLargePage` before any change.
+
+extension PageTableTree {
+    /// What `planMove` has counted: the key of the last missing table
+    /// counted per level (the destination address shifted by the parent
+    /// level's shift), so that each missing table counts once.
+    struct MovePlan {
+        var missingTables = 0
+        /// Indexed by the parent level's raw value (PML4 = 4 ... PD = 2).
+        var lastCounted: InlineArray<5, UInt64> = InlineArray(repeating: .max)
+    }
+
+    /// True if the source page table under the PD entry starting at
+    /// `entryStart` moves whole: its 2 MiB lie in [start, end) and the
+    /// distance keeps 2 MiB alignment.
+    static func movesWholeTable(_ entryStart: UInt64, _ start: UInt64, _ end: UInt64, delta: UInt64) -> Bool {
+        let coverage = PagingLevel.pageDirectory.entryCoverage
+        return entryStart >= start && entryStart + coverage <= end && delta & (coverage - 1) == 0
+    }
+
+    /// Checks that the slot at `level` for `destination` is empty and counts
+    /// the tables missing above it into `plan`. Throws `.alreadyMapped` if
+    /// the slot (or a large leaf above it) is taken.
+    func planSlot(_ destination: UInt64, at slotLevel: PagingLevel, _ plan: inout MovePlan) throws(PagingError) {
+        var table: PhysicalAddress? = root
+        var level = PagingLevel.pml4
+        while level > slotLevel {
+            let key = destination >> level.shift
+            if let current = table {
+                let found = entry(current, level.index(of: destination))
+                if found.isPresent {
+                    if found.isLeaf(at: level) { throw .alreadyMapped }
+                    table = found.address(at: level)
+                } else {
+                    table = nil
+                }
+            }
+            if table == nil && plan.lastCounted[level.rawValue] != key {
+                plan.lastCounted[level.rawValue] = key
+                plan.missingTables += 1
+            }
+            level = level.next!
+        }
+        if let table, !entry(table, slotLevel.index(of: destination)).isEmpty { throw .alreadyMapped }
+    }
+
+    /// The read-only pass (see the header): checks every destination slot
+    /// of the entries of [start, end) and counts the missing tables.
+    /// Contract: [start, end) and [start + delta, end + delta) are disjoint,
+    /// page aligned, and lie in this table's owned slots.
+    func planMove(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64, _ start: UInt64, _ end: UInt64,
+                  delta: UInt64, _ plan: inout MovePlan) throws(PagingError) {
+        for index in Self.indices(level, start, end) {
+            let found = entry(table, index)
+            let entryStart = base + UInt64(index) * level.entryCoverage
+            if level == .pageTable {
+                if !found.isEmpty { try planSlot(entryStart &+ delta, at: .pageTable, &plan) }
+                continue
+            }
+            if !found.isPresent { continue }
+            if found.isLeaf(at: level) { throw .splitsLargePage }
+            if level == .pageDirectory && Self.movesWholeTable(entryStart, start, end, delta: delta) {
+                try planSlot(entryStart &+ delta, at: .pageDirectory, &plan)
+                continue
+            }
+            try planMove(found.address(at: level), level.next!, entryStart, max(start, entryStart),
+                         min(end, entryStart + level.entryCoverage), delta: delta, &plan)
+        }
+    }
+
+    /// The table at `slotLevel` holding the slot of `destination`, created
+    /// (from `reserve`) with every missing table above it.
+    /// Contract: `planMove` counted these tables into `reserve`.
+    func tableForSlot(_ destination: UInt64, at slotLevel: PagingLevel,
+                      reserve: inout TableReserve) -> PhysicalAddress {
+        var table = root
+        var level = PagingLevel.pml4
+        while level > slotLevel {
+            let index = level.index(of: destination)
+            let found = entry(table, index)
+            if found.isPresent {
+                table = found.address(at: level)
+            } else {
+                let child = reserve.take(memory: memory)
+                setEntry(table, index, .link(to: child))
+                table = child
+            }
+            level = level.next!
+        }
+        return table
+    }
+
+    /// The last destination page table written by `move`, so that a run of
+    /// entries costs one table walk per 2 MiB.
+    struct MoveCursor {
+        var chunk: UInt64 = .max
+        var table = PhysicalAddress(0)
+    }
+
+    /// The writing pass (see the header). Contract: `planMove` succeeded for
+    /// the same range and `reserve` holds what it counted.
+    func move(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64, _ start: UInt64, _ end: UInt64,
+              delta: UInt64, reserve: inout TableReserve, target: inout MoveCursor, pending: inout PendingFlush) {
+        for index in Self.indices(level, start, end) {
+            let found = entry(table, index)
+            let entryStart = base + UInt64(index) * level.entryCoverage
+            if level == .pageTable {
+                if found.isEmpty { continue }
+                let destination = entryStart &+ delta
+                let chunk = destination >> PagingLevel.pageDirectory.shift
+                if chunk != target.chunk {
+                    target.chunk = chunk
+                    target.table = tableForSlot(destination, at: .pageTable, reserve: &reserve)
+                }
+                setEntry(target.table, PagingLevel.pageTable.index(of: destination), found)
+                setEntry(table, index, .empty)
+                if found.isPresent {
+                    pending.recordChangedLeaf(at: LinearAddress.canonical(entryStart), wasGlobal: found.isGlobal)
+                }
+                continue
+            }
+            if !found.isPresent { continue }
+            if level == .pageDirectory && Self.movesWholeTable(entryStart, start, end, delta: delta) {
+                let destination = entryStart &+ delta
+                let parent = tableForSlot(destination, at: .pageDirectory, reserve: &reserve)
+                setEntry(parent, PagingLevel.pageDirectory.index(of: destination), found)
+                setEntry(table, index, .empty)
+                pending.recordFreedTable()  // unlinked from here: full flush (see the header)
+                continue
+            }
+            move(found.address(at: level), level.next!, entryStart, max(start, entryStart),
+                 min(end, entryStart + level.entryCoverage), delta: delta, reserve: &reserve,
+                 target: &target, pending: &pending)
+        }
+    }
+
+    /// Frees every table under [start, end) that holds no entry, unlinking
+    /// it from its parent (the tables a move emptied). Pinned PML4 slots
+    /// keep their table. Returns nothing: the root is never freed.
+    func pruneEmptyTables(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
+                          _ start: UInt64, _ end: UInt64, pending: inout PendingFlush) {
+        guard level > .pageTable else { return }
+        for index in Self.indices(level, start, end) {
+            let found = entry(table, index)
+            if !found.isPresent || found.isLeaf(at: level) { continue }
+            let entryStart = base + UInt64(index) * level.entryCoverage
+            let child = found.address(at: level)
+            pruneEmptyTables(child, level.next!, entryStart, max(start, entryStart),
+                             min(end, entryStart + level.entryCoverage), pending: &pending)
+            let childIsPinned = level == .pml4 && pinnedSlots.contains(index)
+            if !childIsPinned && isTableEmpty(child) {
+                setEntry(table, index, .empty)
+                freeTable(child)
+                pending.recordFreedTable()
+            }
+        }
+    }
+}
