@@ -37,6 +37,10 @@ extension PageTableTree {
         var missingTables = 0
         /// Indexed by the parent level's raw value (PML4 = 4 ... PD = 2).
         var lastCounted: InlineArray<5, UInt64> = InlineArray(repeating: .max)
+        /// The destination page table of the last 2 MiB chunk planned (nil:
+        /// it will be created), so a run of entries costs one walk per chunk.
+        var cachedChunk: UInt64 = .max
+        var cachedTable: PhysicalAddress? = nil
     }
 
     /// True if the source page table under the PD entry starting at
@@ -47,10 +51,11 @@ extension PageTableTree {
         return entryStart >= start && entryStart + coverage <= end && delta & (coverage - 1) == 0
     }
 
-    /// Checks that the slot at `level` for `destination` is empty and counts
-    /// the tables missing above it into `plan`. Throws `.alreadyMapped` if
-    /// the slot (or a large leaf above it) is taken.
-    func planSlot(_ destination: UInt64, at slotLevel: PagingLevel, _ plan: inout MovePlan) throws(PagingError) {
+    /// The table at `slotLevel` that holds the slot of `destination`, or
+    /// nil if it is missing; counts the tables missing on the way into
+    /// `plan`. Throws `.alreadyMapped` if a large leaf covers the slot.
+    func planTable(_ destination: UInt64, at slotLevel: PagingLevel,
+                   _ plan: inout MovePlan) throws(PagingError) -> PhysicalAddress? {
         var table: PhysicalAddress? = root
         var level = PagingLevel.pml4
         while level > slotLevel {
@@ -70,6 +75,13 @@ extension PageTableTree {
             }
             level = level.next!
         }
+        return table
+    }
+
+    /// Throws `.alreadyMapped` unless the slot at `slotLevel` for
+    /// `destination` in `table` (nil: a table still to be created) is empty.
+    func checkSlotIsEmpty(_ table: PhysicalAddress?, _ destination: UInt64,
+                          at slotLevel: PagingLevel) throws(PagingError) {
         if let table, !entry(table, slotLevel.index(of: destination)).isEmpty { throw .alreadyMapped }
     }
 
@@ -83,13 +95,22 @@ extension PageTableTree {
             let found = entry(table, index)
             let entryStart = base + UInt64(index) * level.entryCoverage
             if level == .pageTable {
-                if !found.isEmpty { try planSlot(entryStart &+ delta, at: .pageTable, &plan) }
+                if found.isEmpty { continue }
+                let destination = entryStart &+ delta
+                let chunk = destination >> PagingLevel.pageDirectory.shift
+                if chunk != plan.cachedChunk {
+                    plan.cachedChunk = chunk
+                    plan.cachedTable = try planTable(destination, at: .pageTable, &plan)
+                }
+                try checkSlotIsEmpty(plan.cachedTable, destination, at: .pageTable)
                 continue
             }
             if !found.isPresent { continue }
             if found.isLeaf(at: level) { throw .splitsLargePage }
             if level == .pageDirectory && Self.movesWholeTable(entryStart, start, end, delta: delta) {
-                try planSlot(entryStart &+ delta, at: .pageDirectory, &plan)
+                let destination = entryStart &+ delta
+                try checkSlotIsEmpty(try planTable(destination, at: .pageDirectory, &plan), destination,
+                                     at: .pageDirectory)
                 continue
             }
             try planMove(found.address(at: level), level.next!, entryStart, max(start, entryStart),
