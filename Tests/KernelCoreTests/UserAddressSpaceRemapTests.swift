@@ -354,7 +354,7 @@ import FakeMMU
             #expect(try Self.remap(&space, machine, from, pages, pages, Self.fixed, to: to) == to)
             #expect(Self.frames(space, at: to, pages: pages) == frames)
             #expect(machine.frames.allocatedFrameCount(of: .pageTable) == tables,
-                    "two page tables moved whole, one moved entry by entry into a new one and freed")
+                    "three page tables moved whole (the last holds nothing else)")
             #expect(machine.mmu.fullFlushCount == flushes + 1)
             for index in [0, 511, 512, 1023, 1024, 1026] as [UInt64] {
                 #expect(space.userAccess(from + index * pageSize, .read, machine) == .fault(.notMapped))
@@ -368,6 +368,31 @@ import FakeMMU
             Self.check(space, machine, "after the unaligned move")
             try space.unmap(VirtualAddress(odd)..<VirtualAddress(odd + pages * pageSize), tlb: machine.mmu)
             #expect(machine.frames.allocatedFrameCount(of: .pageTable) == tablesBefore, "no empty table left")
+        }
+    }
+
+    @Test func misalignedEdgesMoveWithTheirTablesUnlessANeighbourSharesThem() throws {
+        try withSpace { space, _, machine in
+            let from: UInt64 = 0x4000_0000 + 5 * pageSize, to: UInt64 = from + (64 << 20), pages: UInt64 = 1024
+            try space.mapFixed(from, pages: pages, .readWrite, tlb: machine.mmu)
+            for index in 0..<pages { space.userStore(machine, index, at: from + index * pageSize) }
+            let frames = Self.frames(space, at: from, pages: pages)
+            let attempts = machine.frames.allocationAttempts
+            #expect(try Self.remap(&space, machine, from, pages, pages, Self.fixed, to: to) == to)
+            #expect(machine.frames.allocationAttempts == attempts, "every table moved whole: nothing allocated")
+            #expect(Self.frames(space, at: to, pages: pages) == frames)
+            Self.check(space, machine, "after the misaligned move")
+            // A neighbour in the destination's first 2 MiB, one in the source's last: those edges go entry by entry.
+            try Self.mapWritten(&space, machine, at: 0x4000_0000, pages: 1, tag: 0xAA)
+            try Self.mapWritten(&space, machine, at: to + pages * pageSize, pages: 1, tag: 0xBB)
+            #expect(try Self.remap(&space, machine, to, pages, pages, Self.fixed, to: from) == from)
+            #expect(Self.frames(space, at: from, pages: pages) == frames)
+            #expect(space.userLoad(machine, 0x4000_0000) == 0xAA && space.userLoad(machine, to + pages * pageSize) == 0xBB)
+            for index in [0, 506, 507, 1019, 1023] as [UInt64] {
+                #expect(space.userLoad(machine, from + index * pageSize) == index)
+                #expect(space.userAccess(to + index * pageSize, .read, machine) == .fault(.notMapped))
+            }
+            Self.check(space, machine, "after the move next to neighbours")
         }
     }
 

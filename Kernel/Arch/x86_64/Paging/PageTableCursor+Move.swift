@@ -12,7 +12,7 @@ extension PageTableCursor {
     /// nothing. Page-table pages the source no longer needs are freed.
     /// Throws, with nothing changed: `.misaligned`, `.outsideCursorRange`
     /// (either range leaves the cursor's), `.invalidRange` (the two ranges
-    /// overlap), `.alreadyMapped` (a destination slot is taken),
+    /// overlap), `.alreadyMapped` (something is mapped in the destination),
     /// `.splitsLargePage` (a large leaf in or across either range),
     /// `.outOfMemory` (no page-table page for the destination).
     public mutating func move(length: UInt64, to destination: VirtualAddress) throws(PagingError) {
@@ -26,6 +26,7 @@ extension PageTableCursor {
         try tree.checkNoLargePageStraddles(end)
         try tree.checkNoLargePageStraddles(target)
         try tree.checkNoLargePageStraddles(target + length)
+        if tree.hasEntries(tree.root, .pml4, 0, target, target + length) { throw .alreadyMapped }
         let delta = target &- linearPosition
         var plan = PageTableTree<Memory, Frames>.MovePlan()
         try tree.planMove(tree.root, .pml4, 0, linearPosition, end, delta: delta, &plan)

@@ -4,15 +4,18 @@
 // PageTableCursor.move).
 //
 // Design: two walks over the source that make the same decisions:
-// 1. `planMove` only reads. It checks that every destination slot is empty
-//    and counts the page-table pages the destination lacks, exactly: the
-//    destination addresses rise with the source walk, so a missing table is
-//    counted once by remembering the last one counted at each level. The
-//    caller reserves that many (TableReserve), so the move cannot fail.
+// 1. `hasEntries` checks that the destination holds nothing at all; then
+//    `planMove` only reads. It checks every destination slot it will write
+//    (defensively: an empty table in the way would leak) and counts the
+//    page-table pages the destination lacks, exactly: the destination
+//    addresses rise with the source walk, so a missing table is counted
+//    once by remembering the last one counted at each level. The caller
+//    reserves that many (TableReserve), so the move cannot fail.
 // 2. `move` writes. Per source page table (one 2 MiB PD entry):
-//    - whole: when the table's full 2 MiB lies inside the source and the
-//      distance is a multiple of 2 MiB, the PD entry itself moves, table and
-//      all (move_normal_pmd): one write for 512 pages. The TLB is owed a
+//    - whole: when the distance is a multiple of 2 MiB and the table's full
+//      2 MiB lies inside the source (or the table holds nothing else, see
+//      `movesWholeTable`), the PD entry itself moves, table and all
+//      (move_normal_pmd): one write for 512 pages. The TLB is owed a
 //      full flush (the unlinked entry may sit in the paging-structure caches,
 //      SDM §4.10.3), recorded as for a freed table;
 //    - entry by entry otherwise (move_ptes): each non-empty 4 KiB entry is
@@ -43,12 +46,47 @@ extension PageTableTree {
         var cachedTable: PhysicalAddress? = nil
     }
 
-    /// True if the source page table under the PD entry starting at
-    /// `entryStart` moves whole: its 2 MiB lie in [start, end) and the
-    /// distance keeps 2 MiB alignment.
-    static func movesWholeTable(_ entryStart: UInt64, _ start: UInt64, _ end: UInt64, delta: UInt64) -> Bool {
+    /// True if the source page table `pageTable`, under the PD entry that
+    /// starts at `entryStart`, moves whole: the distance keeps 2 MiB
+    /// alignment, and
+    /// - its 2 MiB lie in [start, end); or
+    /// - only its entries inside [start, end) are non-empty, the
+    ///   destination's PD slot is empty (no neighbour of the destination
+    ///   shares its 2 MiB), and neither this chunk nor its destination is
+    ///   the destination or the source of another chunk of the move (so no
+    ///   entry moved earlier lands in it, and the decision is the same in
+    ///   both passes). The edges of a misaligned range then move with their
+    ///   table as well (Linux 6.7 try_realign_addr's idea; 6.1 moves them
+    ///   entry by entry).
+    func movesWholeTable(_ pageTable: PhysicalAddress, _ entryStart: UInt64, _ start: UInt64, _ end: UInt64,
+                         delta: UInt64) -> Bool {
         let coverage = PagingLevel.pageDirectory.entryCoverage
-        return entryStart >= start && entryStart + coverage <= end && delta & (coverage - 1) == 0
+        guard delta & (coverage - 1) == 0 else { return false }
+        if entryStart >= start && entryStart + coverage <= end { return true }
+        let firstChunk = start & ~(coverage - 1), endChunk = (end + coverage - 1) & ~(coverage - 1)
+        let destination = entryStart &+ delta, origin = entryStart &- delta
+        if destination >= firstChunk && destination < endChunk { return false }
+        if origin >= firstChunk && origin < endChunk { return false }
+        let inside = PagingLevel.pageTable.index(of: max(start, entryStart))
+            ... PagingLevel.pageTable.index(of: min(end, entryStart + coverage) - 1)
+        for index in 0..<PagingLevel.entriesPerTable where !inside.contains(index) {
+            if !entry(pageTable, index).isEmpty { return false }
+        }
+        return destinationSlotIsEmpty(destination)
+    }
+
+    /// True if nothing occupies the PD slot of `destination` (read only).
+    func destinationSlotIsEmpty(_ destination: UInt64) -> Bool {
+        var table = root
+        var level = PagingLevel.pml4
+        while level > .pageDirectory {
+            let found = entry(table, level.index(of: destination))
+            if !found.isPresent { return true }
+            if found.isLeaf(at: level) { return false }
+            table = found.address(at: level)
+            level = level.next!
+        }
+        return entry(table, PagingLevel.pageDirectory.index(of: destination)).isEmpty
     }
 
     /// The table at `slotLevel` that holds the slot of `destination`, or
@@ -107,7 +145,7 @@ extension PageTableTree {
             }
             if !found.isPresent { continue }
             if found.isLeaf(at: level) { throw .splitsLargePage }
-            if level == .pageDirectory && Self.movesWholeTable(entryStart, start, end, delta: delta) {
+            if level == .pageDirectory && movesWholeTable(found.address(at: level), entryStart, start, end, delta: delta) {
                 let destination = entryStart &+ delta
                 try checkSlotIsEmpty(try planTable(destination, at: .pageDirectory, &plan), destination,
                                      at: .pageDirectory)
@@ -170,7 +208,7 @@ extension PageTableTree {
                 continue
             }
             if !found.isPresent { continue }
-            if level == .pageDirectory && Self.movesWholeTable(entryStart, start, end, delta: delta) {
+            if level == .pageDirectory && movesWholeTable(found.address(at: level), entryStart, start, end, delta: delta) {
                 let destination = entryStart &+ delta
                 let parent = tableForSlot(destination, at: .pageDirectory, reserve: &reserve)
                 setEntry(parent, PagingLevel.pageDirectory.index(of: destination), found)
@@ -182,6 +220,25 @@ extension PageTableTree {
                  min(end, entryStart + level.entryCoverage), delta: delta, reserve: &reserve,
                  target: &target, pending: &pending)
         }
+    }
+
+    /// True if any leaf entry (present, or non-empty at the page-table
+    /// level) lies in [start, end): a move's destination must have none.
+    func hasEntries(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
+                    _ start: UInt64, _ end: UInt64) -> Bool {
+        for index in Self.indices(level, start, end) {
+            let found = entry(table, index)
+            if level == .pageTable {
+                if !found.isEmpty { return true }
+                continue
+            }
+            if !found.isPresent { continue }
+            if found.isLeaf(at: level) { return true }
+            let entryStart = base + UInt64(index) * level.entryCoverage
+            if hasEntries(found.address(at: level), level.next!, entryStart, max(start, entryStart),
+                          min(end, entryStart + level.entryCoverage)) { return true }
+        }
+        return false
     }
 
     /// Frees every table under [start, end) that holds no entry, unlinking
