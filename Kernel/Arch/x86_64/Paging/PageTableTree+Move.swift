@@ -129,20 +129,13 @@ extension PageTableTree {
     /// page aligned, and lie in this table's owned slots.
     func planMove(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64, _ start: UInt64, _ end: UInt64,
                   delta: UInt64, _ plan: inout MovePlan) throws(PagingError) {
+        if level == .pageTable {
+            try planEntries(table, base, start, end, delta: delta, &plan)
+            return
+        }
         for index in Self.indices(level, start, end) {
             let found = entry(table, index)
             let entryStart = base + UInt64(index) * level.entryCoverage
-            if level == .pageTable {
-                if found.isEmpty { continue }
-                let destination = entryStart &+ delta
-                let chunk = destination >> PagingLevel.pageDirectory.shift
-                if chunk != plan.cachedChunk {
-                    plan.cachedChunk = chunk
-                    plan.cachedTable = try planTable(destination, at: .pageTable, &plan)
-                }
-                try checkSlotIsEmpty(plan.cachedTable, destination, at: .pageTable)
-                continue
-            }
             if !found.isPresent { continue }
             if found.isLeaf(at: level) { throw .splitsLargePage }
             if level == .pageDirectory && movesWholeTable(found.address(at: level), entryStart, start, end, delta: delta) {
@@ -155,6 +148,38 @@ extension PageTableTree {
                          min(end, entryStart + level.entryCoverage), delta: delta, &plan)
         }
     }
+
+    /// `planMove` on one page table. The destination is known to be empty
+    /// (`hasEntries`), so only the tables it lacks matter: once a 2 MiB
+    /// chunk of the destination is planned, the entries that land in it are
+    /// skipped (this loop and `moveEntries` are the cost of a misaligned move).
+    func planEntries(_ table: PhysicalAddress, _ base: UInt64, _ start: UInt64, _ end: UInt64,
+                     delta: UInt64, _ plan: inout MovePlan) throws(PagingError) {
+        let entries = memory.pointer(to: table)
+        let chunkBytes = PagingLevel.pageDirectory.entryCoverage
+        let last = PagingLevel.pageTable.index(of: end - 1)
+        var index = PagingLevel.pageTable.index(of: start)
+        while index <= last {
+            // SAFETY: a page table is one frame of 512 entries, reached through the physical window.
+            if entries.load(fromByteOffset: index &* Self.entryBytes, as: UInt64.self) == 0 {
+                index += 1
+                continue
+            }
+            let destination = (base &+ UInt64(index) &* pageSize) &+ delta
+            let chunk = destination >> PagingLevel.pageDirectory.shift
+            if chunk != plan.cachedChunk {
+                plan.cachedChunk = chunk
+                plan.cachedTable = try planTable(destination, at: .pageTable, &plan)
+            }
+            try checkSlotIsEmpty(plan.cachedTable, destination, at: .pageTable)
+            // The first entry whose destination lies in the next chunk.
+            let nextChunk = (chunk &+ 1) &* chunkBytes
+            index += Int((nextChunk &- destination) / pageSize)
+        }
+    }
+
+    /// The size of one entry, in bytes.
+    static var entryBytes: Int { MemoryLayout<UInt64>.size }
 
     /// The table at `slotLevel` holding the slot of `destination`, created
     /// (from `reserve`) with every missing table above it.
@@ -182,31 +207,45 @@ extension PageTableTree {
     /// entries costs one table walk per 2 MiB.
     struct MoveCursor {
         var chunk: UInt64 = .max
-        var table = PhysicalAddress(0)
+        var entries: UnsafeMutableRawPointer? = nil
+    }
+
+    /// `move` on one page table (as `planEntries`: one pointer per table).
+    func moveEntries(_ table: PhysicalAddress, _ base: UInt64, _ start: UInt64, _ end: UInt64, delta: UInt64,
+                     reserve: inout TableReserve, target: inout MoveCursor, pending: inout PendingFlush) {
+        let entries = memory.pointer(to: table)
+        for index in Self.indices(.pageTable, start, end) {
+            // SAFETY: both tables are whole frames of 512 entries, reached through the physical window.
+            let raw = entries.load(fromByteOffset: index &* Self.entryBytes, as: UInt64.self)
+            if raw == 0 { continue }
+            let entryStart = base + UInt64(index) * pageSize
+            let destination = entryStart &+ delta
+            let chunk = destination >> PagingLevel.pageDirectory.shift
+            if chunk != target.chunk || target.entries == nil {
+                target.chunk = chunk
+                target.entries = memory.pointer(to: tableForSlot(destination, at: .pageTable, reserve: &reserve))
+            }
+            target.entries!.storeBytes(of: raw, toByteOffset: PagingLevel.pageTable.index(of: destination) &* Self.entryBytes,
+                                       as: UInt64.self)
+            entries.storeBytes(of: 0, toByteOffset: index &* Self.entryBytes, as: UInt64.self)
+            if raw & PageTableEntry.present != 0 {
+                pending.recordChangedLeaf(at: LinearAddress.canonical(entryStart),
+                                          wasGlobal: raw & PageTableEntry.global != 0)
+            }
+        }
     }
 
     /// The writing pass (see the header). Contract: `planMove` succeeded for
     /// the same range and `reserve` holds what it counted.
     func move(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64, _ start: UInt64, _ end: UInt64,
               delta: UInt64, reserve: inout TableReserve, target: inout MoveCursor, pending: inout PendingFlush) {
+        if level == .pageTable {
+            moveEntries(table, base, start, end, delta: delta, reserve: &reserve, target: &target, pending: &pending)
+            return
+        }
         for index in Self.indices(level, start, end) {
             let found = entry(table, index)
             let entryStart = base + UInt64(index) * level.entryCoverage
-            if level == .pageTable {
-                if found.isEmpty { continue }
-                let destination = entryStart &+ delta
-                let chunk = destination >> PagingLevel.pageDirectory.shift
-                if chunk != target.chunk {
-                    target.chunk = chunk
-                    target.table = tableForSlot(destination, at: .pageTable, reserve: &reserve)
-                }
-                setEntry(target.table, PagingLevel.pageTable.index(of: destination), found)
-                setEntry(table, index, .empty)
-                if found.isPresent {
-                    pending.recordChangedLeaf(at: LinearAddress.canonical(entryStart), wasGlobal: found.isGlobal)
-                }
-                continue
-            }
             if !found.isPresent { continue }
             if level == .pageDirectory && movesWholeTable(found.address(at: level), entryStart, start, end, delta: delta) {
                 let destination = entryStart &+ delta
@@ -226,12 +265,17 @@ extension PageTableTree {
     /// level) lies in [start, end): a move's destination must have none.
     func hasEntries(_ table: PhysicalAddress, _ level: PagingLevel, _ base: UInt64,
                     _ start: UInt64, _ end: UInt64) -> Bool {
+        if level == .pageTable {
+            let entries = memory.pointer(to: table)
+            for index in Self.indices(.pageTable, start, end)
+            // SAFETY: a page table is one frame of 512 entries, reached through the physical window.
+            where entries.load(fromByteOffset: index &* Self.entryBytes, as: UInt64.self) != 0 {
+                return true
+            }
+            return false
+        }
         for index in Self.indices(level, start, end) {
             let found = entry(table, index)
-            if level == .pageTable {
-                if !found.isEmpty { return true }
-                continue
-            }
             if !found.isPresent { continue }
             if found.isLeaf(at: level) { return true }
             let entryStart = base + UInt64(index) * level.entryCoverage
