@@ -15,9 +15,11 @@
 //    region, as Linux's vma_merge makes them). RegionList.swift enforces it.
 // 2. Regions are the truth, the page table is a cache of them, filled on
 //    demand by the fault path (UserAddressSpace+Fault.swift), the only code
-//    that creates user leaves. Every leaf is a 4 KiB user leaf inside a
-//    region whose protection allows what the leaf allows; there are no
-//    other leaves in the owned slots. PROT_NONE regions have no leaves.
+//    that creates user leaves (mremap moves existing ones, with their
+//    frames, UserAddressSpace+Remap.swift). Every leaf is a 4 KiB user
+//    leaf inside a region whose protection allows what the leaf allows;
+//    there are no other leaves in the owned slots. PROT_NONE regions have
+//    no leaves.
 // 3. Every leaf owns one frame reference and one map count (the page-table
 //    cursor pairs them, see FrameProvider). A writable leaf of a private
 //    region maps a frame marked anonExclusive that no other leaf maps. A
@@ -47,7 +49,9 @@
 // brk (returns the new break, or the old one on failure; shrinking unmaps,
 // so re-grown pages read as zero), fork (kernel/fork.c dup_mmap and
 // copy_present_pte: private pages shared read-only, shared regions not
-// copied), faults (mm/memory.c, see UserAddressSpace+Fault.swift).
+// copied), mremap (mm/mremap.c: page-table entries move, pages are never
+// copied, see UserAddressSpace+Remap.swift), faults (mm/memory.c, see
+// UserAddressSpace+Fault.swift).
 //
 // Known deviations:
 // - PROT_NONE pages have no page-table entry and no frame: mprotect(PROT_NONE)
