@@ -74,6 +74,50 @@ import FakeMMU
         }
     }
 
+    /// Hostile arguments (issue [6]): random values from the edges of every
+    /// range, any flag combination. mremap must return a result or an
+    /// error, never trap, and leave the invariants whole.
+    @Test func arbitraryArgumentsNeverTrapAndKeepTheInvariants() throws {
+        try withSpace { space, _, machine in
+            var random = SplitMix64(seed: 0xBAD_A4C5)
+            let edges: [UInt64] = [0, 1, pageSize - 1, pageSize, pageSize + 1, 0x1_0000, 0x4000_0000,
+                                   TestSpace.userEnd.raw - pageSize, TestSpace.userEnd.raw, TestSpace.userEnd.raw + pageSize,
+                                   1 << 47, UInt64.max - pageSize + 1, UInt64.max, UInt64.max / 2]
+            func pick() -> UInt64 {
+                switch random.next() % 3 {
+                case 0: return edges.randomElement(using: &random)!
+                case 1: return Self.address(Self.firstPage + random.next() % Self.windowPages)
+                default: return (random.next() % 32) * pageSize + (random.next() % 4 == 0 ? random.next() % pageSize : 0)
+                }
+            }
+            for step in 0..<3000 {
+                if step % 10 == 0 {
+                    let page = Self.firstPage + random.next() % Self.windowPages
+                    let backing: RegionBacking = random.next() % 3 == 0
+                        ? .shared(SharedMemory(pageCount: 4, frames: machine.frames)) : .privateAnonymous
+                    _ = try space.map(MapRequest(address: VirtualAddress(Self.address(page)), length: 4 * pageSize,
+                                                 protection: .readWrite, fixed: true, backing: backing,
+                                                 pageOffset: backing.isPrivate ? nil : 0), tlb: machine.mmu)
+                    _ = space.userStore(machine, UInt64(step), at: Self.address(page))
+                }
+                let request = RemapRequest(oldAddress: VirtualAddress(pick()), oldLength: pick(), newLength: pick(),
+                                           options: RemapOptions(rawValue: random.next() % 8),
+                                           newAddress: VirtualAddress(pick()))
+                do throws(VMError) {
+                    _ = try space.remap(request, tlb: machine.mmu)
+                } catch {
+                    _ = error
+                }
+                if step % 100 == 0 {
+                    checkInvariants(machine, "step \(step)") { checker throws(VMInvariantViolation) in
+                        try checker.add(space)
+                    }
+                }
+            }
+            #expect(machine.mmu.staleReports.isEmpty, "\(machine.mmu.staleReports)")
+        }
+    }
+
     /// One random mremap of a range inside a random region, checked
     /// against the model's prediction, which it then applies.
     static func remapStep(_ space: inout TestSpace, _ machine: PagingMachine, _ model: inout Model,
