@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 mkdir -p build/test-logs
 log=build/test-logs/host.log
 
-swift test --parallel 2>&1 | tee "$log" | grep -E '^(✘|✔) Test ' | grep -v 'Test run with' || true
+# No `|| true` after the pipeline: it would reset PIPESTATUS, and a build
+# that fails would pass as "0 passed, 0 failed".
+swift test --parallel 2>&1 | tee "$log" | { grep -E '^(✘|✔) Test ' | grep -v 'Test run with'; true; }
 status=${PIPESTATUS[0]}
 
 # One line per test function: "✔ Test name() passed ..." / "✘ Test name() failed ...".

@@ -37,6 +37,7 @@ enum SyscallTrace {
         case .mprotect: return ("mprotect", 3)
         case .munmap: return ("munmap", 2)
         case .brk: return ("brk", 1)
+        case .mremap: return ("mremap", 5)
         case .schedYield: return ("sched_yield", 0)
         case .getpid: return ("getpid", 0)
         case .fork: return ("fork", 0)

@@ -16,6 +16,7 @@ public enum SyscallNumber: UInt64 {
     case munmap = 11
     case brk = 12
     case schedYield = 24
+    case mremap = 25
     case getpid = 39
     case fork = 57
     case execve = 59

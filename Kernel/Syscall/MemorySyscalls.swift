@@ -1,5 +1,6 @@
-// brk, mmap, munmap, mprotect (Linux mm/mmap.c, mm/mprotect.c), on the
-// task's UserAddressSpace (Kernel/VM), where the region semantics live.
+// brk, mmap, munmap, mprotect, mremap (Linux mm/mmap.c, mm/mprotect.c,
+// mm/mremap.c), on the task's UserAddressSpace (Kernel/VM), where the
+// region semantics live.
 // This file only checks the arguments as Linux does and maps errors.
 enum MemorySyscalls {
     /// brk(address): the new break, or the old one when refused (Linux
@@ -105,6 +106,23 @@ enum MemorySyscalls {
         do throws(VMError) {
             try task.space!.protect(range, to: vmProtection, tlb: KernelMemory.tlb)
             return .value(0)
+        } catch {
+            return .error(errno(for: error))
+        }
+    }
+
+    /// mremap(address, old_length, new_length, flags, new_address): every
+    /// argument is an unsigned long (flags too), as Linux declares them.
+    /// Unknown flag bits are EINVAL (check_mremap_params); the rest of the
+    /// checks, in Linux's order, and the forms are in
+    /// Kernel/VM/UserAddressSpace+Remap.swift.
+    static func mremap(_ task: Task, address: UInt64, oldLength: UInt64, newLength: UInt64, flags: UInt64,
+                       newAddress: UInt64) -> SyscallOutcome {
+        guard let options = RemapOptions(linuxFlags: flags) else { return .error(.EINVAL) }
+        let request = RemapRequest(oldAddress: VirtualAddress(address), oldLength: oldLength, newLength: newLength,
+                                   options: options, newAddress: VirtualAddress(newAddress))
+        do throws(VMError) {
+            return .value(try task.space!.remap(request, tlb: KernelMemory.tlb).raw)
         } catch {
             return .error(errno(for: error))
         }

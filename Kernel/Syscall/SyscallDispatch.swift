@@ -109,6 +109,9 @@ enum Syscalls {
                                        fd: Int64(a.unsignedInt(a.a4)), offset: a.a5)
         case .munmap: return MemorySyscalls.munmap(task, address: a.a0, length: a.a1)
         case .mprotect: return MemorySyscalls.mprotect(task, address: a.a0, length: a.a1, protection: a.a2)
+        case .mremap:
+            return MemorySyscalls.mremap(task, address: a.a0, oldLength: a.a1, newLength: a.a2, flags: a.a3,
+                                         newAddress: a.a4)
         case .schedYield: return .yield(0)
         case .getpid: return .integer(task.pid)
         case .getppid: return .integer(task.parentPid)

@@ -65,7 +65,8 @@ extension UserAddressSpace {
 
     /// The start for a non-fixed request: the page-aligned hint if free,
     /// else top-down first fit below `mmapTop`. Throws `.noSpace`.
-    private func freeStart(hint: VirtualAddress?, length: UInt64) throws(VMError) -> VirtualAddress {
+    /// (Also mremap's choice of a new place, UserAddressSpace+Remap.swift.)
+    func freeStart(hint: VirtualAddress?, length: UInt64) throws(VMError) -> VirtualAddress {
         if let hint, let start = Self.pageAlignedUp(hint.raw), Self.isUserRange(start: start, length: length),
            regionList.isFree(VirtualAddress(start)..<VirtualAddress(start + length)) {
             return VirtualAddress(start)

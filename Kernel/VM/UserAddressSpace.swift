@@ -15,13 +15,14 @@
 //    region, as Linux's vma_merge makes them). RegionList.swift enforces it.
 // 2. Regions are the truth, the page table is a cache of them, filled on
 //    demand by the fault path (UserAddressSpace+Fault.swift), the only code
-//    that creates user leaves. Every leaf is a 4 KiB user leaf inside a
-//    region whose protection allows what the leaf allows; there are no
-//    other leaves in the owned slots. PROT_NONE regions have no present
-//    leaves, only parked ones: non-present entries that keep the frame
-//    (Linux _PAGE_PROTNONE; PageTableEntry.swift), made by mprotect to
-//    PROT_NONE and made present again by mprotect back. Parked leaves lie
-//    in PROT_NONE regions only.
+//    that creates user leaves (mremap moves existing ones, with their
+//    frames, UserAddressSpace+Remap.swift). Every leaf is a 4 KiB user
+//    leaf inside a region whose protection allows what the leaf allows;
+//    there are no other leaves in the owned slots. PROT_NONE regions have
+//    no present leaves, only parked ones: non-present entries that keep
+//    the frame (Linux _PAGE_PROTNONE; PageTableEntry.swift), made by
+//    mprotect to PROT_NONE and made present again by mprotect back (or
+//    moved by mremap). Parked leaves lie in PROT_NONE regions only.
 // 3. Every leaf, present or parked, owns one frame reference and one map
 //    count (the page-table cursor pairs them, see FrameProvider). A frame
 //    marked anonExclusive is mapped by exactly one leaf (so unparking may
@@ -61,7 +62,9 @@
 // brk (returns the new break, or the old one on failure; shrinking unmaps,
 // so re-grown pages read as zero), fork (kernel/fork.c dup_mmap and
 // copy_present_pte: private pages shared read-only, shared regions not
-// copied), faults (mm/memory.c, see UserAddressSpace+Fault.swift).
+// copied), mremap (mm/mremap.c: page-table entries move, pages are never
+// copied, see UserAddressSpace+Remap.swift), faults (mm/memory.c, see
+// UserAddressSpace+Fault.swift).
 //
 // Known deviations:
 // - `map` refuses a MAP_FIXED range outside [userStart, userEnd) with

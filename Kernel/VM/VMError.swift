@@ -1,5 +1,5 @@
 // Why an address-space operation was refused, and the errno the system
-// call layer returns for it (Linux mm/mmap.c, mm/mprotect.c).
+// call layer returns for it (Linux mm/mmap.c, mm/mprotect.c, mm/mremap.c).
 
 public enum VMError: Error, Equatable, Sendable {
     /// No frame (or page-table page) was left. ENOMEM.
@@ -17,18 +17,28 @@ public enum VMError: Error, Equatable, Sendable {
     /// The change would take the space past RLIMIT_AS or RLIMIT_DATA
     /// (Linux may_expand_vm, check_data_rlimit; UserAddressSpace+Limits.swift). ENOMEM.
     case limitExceeded
+    /// mremap's old range is not mapped, or spans more than one region
+    /// (Linux vma_to_resize / remap_is_valid). EFAULT.
+    case badAddress
+    /// A fixed address below `userStart` (Linux: mmap_min_addr, checked by
+    /// security_mmap_addr in get_unmapped_area). EPERM.
+    case permissionDenied
 
     /// The positive Linux errno for this error.
     public var errno: Int {
         switch self {
         case .outOfMemory, .notMapped, .noSpace, .limitExceeded: return LinuxErrno.noMemory
         case .invalidArgument: return LinuxErrno.invalidArgument
+        case .badAddress: return LinuxErrno.badAddress
+        case .permissionDenied: return LinuxErrno.notPermitted
         }
     }
 
     /// The errno values used here (include/uapi/asm-generic/errno-base.h).
     public enum LinuxErrno {
+        public static let notPermitted = 1     // EPERM
         public static let noMemory = 12        // ENOMEM
+        public static let badAddress = 14      // EFAULT
         public static let invalidArgument = 22 // EINVAL
     }
 }

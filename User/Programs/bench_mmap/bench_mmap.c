@@ -5,7 +5,7 @@
 //                         read-only, then back, per mprotect call
 //   mremap_64m            moving a populated 64 MiB mapping to another
 //                         address (MREMAP_MAYMOVE|MREMAP_FIXED), per move;
-//                         "skipped ENOSYS" while the kernel lacks mremap
+//                         "skipped ENOSYS" on a kernel without mremap
 // See User/Bench/bench.h for the method and the arguments; "quick" makes
 // mremap's mapping 1 MiB.
 #include "../../Bench/bench.h"
