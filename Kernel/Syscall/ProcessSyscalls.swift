@@ -23,6 +23,9 @@ enum ProcessSyscalls {
         } catch {
             return .error(error == .fault ? .EFAULT : .ENAMETOOLONG)
         }
+        // An empty path is -ENOENT (getname; only AT_EMPTY_PATH, an
+        // execveat flag, accepts it), before it can name the root.
+        if pathBytes.isEmpty { return .error(.ENOENT) }
         // Linux opens the file before it copies argv and envp: a missing
         // program is -ENOENT even with bad argument pointers.
         guard let fileSystem = ProcessTable.fileSystem else { return .error(.ENOENT) }
@@ -36,7 +39,12 @@ enum ProcessSyscalls {
         } catch {
             return .error(error == .fault ? .EFAULT : .E2BIG)
         }
-        if let errno = Exec.replaceProgram(of: task, path: pathBytes, arguments: argv, environment: envp) {
+        // An empty argv (NULL or {NULL}) becomes {""}, argc 1, so that no
+        // program starts with argc 0 and reads envp as argv (Linux >= 5.18,
+        // do_execveat_common).
+        var arguments = argv
+        if arguments.isEmpty { arguments = [[]] }
+        if let errno = Exec.replaceProgram(of: task, path: pathBytes, arguments: arguments, environment: envp) {
             return .error(errno)
         }
         return .replaced

@@ -22,8 +22,10 @@ extension UserAddressSpace {
     /// Growing adds read-write heap for [pageUp(old), pageUp(new)), filled
     /// with zeroed pages on demand;
     /// shrinking unmaps [pageUp(new), pageUp(old)) (whatever is mapped
-    /// there), so pages grown again read as zero. Linux also keeps a guard
-    /// gap before the next region and an RLIMIT_DATA limit; neither here.
+    /// there), so pages grown again read as zero. Like Linux, growth keeps
+    /// one free page between the new top and the next region
+    /// (SYSCALL_DEFINE1(brk): "newbrk + PAGE_SIZE > vm_start_gap(next)"
+    /// refuses). Linux also has an RLIMIT_DATA limit; not here.
     public mutating func setBreak<TLB: TLBControl>(_ requested: VirtualAddress, tlb: TLB) -> VirtualAddress {
         guard breakStart >= Self.userStart, requested >= breakStart, requested <= Self.userEnd else {
             return breakEnd
@@ -32,7 +34,8 @@ extension UserAddressSpace {
         let newTop = VirtualAddress(Self.pageAlignedUp(requested.raw)!)
         if newTop > oldTop {
             let growth = oldTop..<newTop
-            guard regionList.isFree(growth) else { return breakEnd }
+            let gapEnd = VirtualAddress(min(newTop.raw + pageSize, Self.userEnd.raw))
+            guard regionList.isFree(oldTop..<gapEnd) else { return breakEnd }
             regionList.insert(Region(range: growth, protection: .readWrite, kind: .heap))
         } else if newTop < oldTop {
             removeMappings(newTop..<oldTop, tlb: tlb)

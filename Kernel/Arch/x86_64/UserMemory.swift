@@ -41,6 +41,21 @@ enum UserMemory {
         return hal_user_copy(UnsafeMutableRawPointer(bitPattern: UInt(address)), buffer, UInt64(count)) == 0
     }
 
+    /// Copies `count` bytes from `buffer` to user `address` up to the first
+    /// byte that is not writable user memory, and returns how many it
+    /// copied (0 when the range is not a user range at all).
+    ///
+    /// Contract: the bytes before the returned count are written, none
+    /// after; `rep movsb` stops exactly at the faulting byte, as Linux's
+    /// copy_to_user does, which read() and getdents64 need to return a
+    /// short count (filemap_read, filldir64) instead of -EFAULT.
+    static func copyOutPrefix(_ buffer: UnsafeRawPointer, to address: UInt64, count: Int) -> Int {
+        guard isUserRange(address, count) else { return 0 }
+        if count == 0 { return 0 }
+        let notCopied = hal_user_copy(UnsafeMutableRawPointer(bitPattern: UInt(address)), buffer, UInt64(count))
+        return count - Int(notCopied)
+    }
+
     /// Stores one value of type T at user `address`.
     static func store<T: BitwiseCopyable>(_ value: T, at address: UInt64) -> Bool {
         withUnsafeBytes(of: value) { copyOut($0.baseAddress!, to: address, count: $0.count) }
