@@ -12,7 +12,7 @@ import HAL
 enum UserMemory {
     /// One past the highest user address (the first kernel PML4 slot).
     static let end: UInt64 = UserSpace.userEnd.raw
-    /// Longest C string (path or argument) a syscall accepts (PATH_MAX, MAX_ARG_STRLEN here).
+    /// The default bound of `string(at:)` (execve strings: ExecLimits).
     static let maximumStringLength = 4096
     /// Longest path, without its NUL: PATH_MAX (4096) counts the NUL, so
     /// Linux refuses a 4096-byte path with ENAMETOOLONG.
@@ -72,37 +72,65 @@ enum UserMemory {
 
     enum StringError: Error { case fault, tooLong }
 
-    /// The NUL-terminated string at user `address` (without its NUL).
-    static func string(at address: UInt64, maximumLength: Int = maximumStringLength) throws(StringError) -> [UInt8] {
-        var result: [UInt8] = []
-        var byte: UInt8 = 0
-        var cursor = address
-        while true {
-            guard copyIn(from: cursor, to: &byte, count: 1) else { throw .fault }
-            if byte == 0 { return result }
-            guard result.count < maximumLength else { throw .tooLong }
-            result.append(byte)
-            cursor += 1
+    /// Bytes a string read copies at a time (never across a page, so a
+    /// readable first byte means the whole chunk is readable).
+    static let stringChunk = 128
+
+    /// Appends the NUL-terminated string at user `address` to `bytes`,
+    /// NUL included, and returns its length with the NUL (Linux
+    /// strnlen_user + copy). Throws `.fault` when a byte before the NUL is
+    /// unreadable, `.tooLong` when the first `maximumLength` bytes hold no
+    /// NUL; `bytes` may then have grown by up to `maximumLength`.
+    static func appendString(at address: UInt64, maximumLength: Int, to bytes: inout [UInt8]) throws(StringError) -> Int {
+        var cursor = address, length = 0
+        return try withUnsafeTemporaryAllocation(byteCount: stringChunk, alignment: 8) { chunk throws(StringError) -> Int in
+            while length < maximumLength {
+                let toPageEnd = Int(pageSize - (cursor & (pageSize - 1)))
+                let n = min(stringChunk, toPageEnd, maximumLength - length)
+                guard copyIn(from: cursor, to: chunk.baseAddress!, count: n) else { throw .fault }
+                for i in 0..<n where chunk[i] == 0 {
+                    bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0...i]))
+                    return length + i + 1
+                }
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+                length += n
+                cursor += UInt64(n)
+            }
+            throw .tooLong
         }
     }
 
-    /// The NULL-terminated pointer array at user `address` (argv, envp), as
-    /// strings. A NULL `address` is an empty array, as Linux allows. Each
-    /// string costs its length + 1 from `budget`; running out is `.tooLong`
-    /// (E2BIG), checked before the kernel allocates more.
-    static func stringArray(at address: UInt64, maximumCount: Int, budget: inout Int) throws(StringError) -> [[UInt8]] {
-        var result: [[UInt8]] = []
+    /// The NUL-terminated string at user `address` (without its NUL), at
+    /// most `maximumLength` bytes before the NUL.
+    static func string(at address: UInt64, maximumLength: Int = maximumStringLength) throws(StringError) -> [UInt8] {
+        var result: [UInt8] = []
+        _ = try appendString(at: address, maximumLength: maximumLength + 1, to: &result)
+        result.removeLast()
+        return result
+    }
+
+    /// The pointers of the NULL-terminated array at user `address` (argv,
+    /// envp), without the NULL; a NULL `address` is an empty array, as
+    /// Linux allows. More than `maximumCount` pointers is `.tooLong`,
+    /// found before reading further (Linux's count(): E2BIG).
+    static func pointerArray(at address: UInt64, maximumCount: Int) throws(StringError) -> [UInt64] {
+        var result: [UInt64] = []
         if address == 0 { return result }
         var cursor = address
-        while true {
-            guard let pointer = load(UInt64.self, from: cursor) else { throw .fault }
-            if pointer == 0 { return result }
-            guard result.count < maximumCount else { throw .tooLong }
-            let string = try self.string(at: pointer, maximumLength: min(maximumStringLength, budget))
-            budget -= string.count + 1
-            guard budget >= 0 else { throw .tooLong }
-            result.append(string)
-            cursor += 8
+        let wordsPerChunk = stringChunk / 8
+        return try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: wordsPerChunk) { words throws(StringError) -> [UInt64] in
+            while true {
+                // Whole words up to the page end (a word may straddle it: then one at a time).
+                let toPageEnd = Int(pageSize - (cursor & (pageSize - 1))) / 8
+                let n = max(1, min(wordsPerChunk, toPageEnd))
+                guard copyIn(from: cursor, to: UnsafeMutableRawPointer(words.baseAddress!), count: n * 8) else { throw .fault }
+                for i in 0..<n {
+                    if words[i] == 0 { return result }
+                    guard result.count < maximumCount else { throw .tooLong }
+                    result.append(words[i])
+                }
+                cursor += UInt64(n * 8)
+            }
         }
     }
 }
