@@ -47,6 +47,8 @@ enum Exec {
         task.space = consume space
         task.name = baseName(path)
         task.startInUserMode(entry: loaded.entry, stackPointer: loaded.stackPointer)
+        // The old program's DS/ES/FS/GS go with it (start_thread_common).
+        if Scheduler.current === task { task.segments.load() }
         // init's first exec runs before it is in the task table (it is
         // checked at its first fork or exit instead).
         if Scheduler.tasks.contains(where: { $0 === task }) { VMCheck.everything() }
