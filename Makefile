@@ -178,11 +178,11 @@ fuzz: kernel initrd
 FUZZ_TIME ?= 60
 FUZZ_SEED ?= 1
 FUZZ_JOBS ?= 1
-FUZZ_MAX_LEN ?= 2048
+FUZZ_MAX_LEN ?= 1024
 fuzz-host:
 	swift build --scratch-path .build/fuzz -c release --product VMFuzz --sanitize=fuzzer -Xswiftc -DLIBFUZZER
 	@mkdir -p $(BUILD)/fuzz-host/corpus
-	.build/fuzz/release/VMFuzz -max_total_time=$(FUZZ_TIME) -seed=$(FUZZ_SEED) -max_len=$(FUZZ_MAX_LEN) \
+	.build/fuzz/release/VMFuzz -max_total_time=$(FUZZ_TIME) -seed=$(FUZZ_SEED) -max_len=$(FUZZ_MAX_LEN) -len_control=0 \
 	    -jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz-host/ \
 	    $(BUILD)/fuzz-host/corpus
 
