@@ -132,6 +132,9 @@ enum {
     CT_R13, CT_R14, CT_R15, CT_RFLAGS, CT_DS, CT_ES, CT_FS, CT_GS, CT_ENTRY_COUNT
 };
 __attribute__((used)) static u64 ct_entry_registers[CT_ENTRY_COUNT];
+// XMM0-15's low halves, then MXCSR and the x87 control word, at _start.
+enum { CT_MXCSR = 16, CT_FPU_CONTROL = 17, CT_VECTOR_COUNT = 18 };
+__attribute__((used)) static u64 ct_entry_vectors[CT_VECTOR_COUNT];
 
 __attribute__((used, noreturn)) static void ct_start(long *stack) {
     int argc = (int)stack[0];
@@ -150,5 +153,9 @@ __asm__(".text\n.globl _start\n_start:\n"
         "    pushfq\n    popq ct_entry_registers+128(%rip)\n"
         "    movw %ds, ct_entry_registers+136(%rip)\n  movw %es, ct_entry_registers+144(%rip)\n"
         "    movw %fs, ct_entry_registers+152(%rip)\n  movw %gs, ct_entry_registers+160(%rip)\n"
+        ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
+        "    movq %xmm\\n, ct_entry_vectors+8*\\n(%rip)\n"
+        ".endr\n"
+        "    stmxcsr ct_entry_vectors+128(%rip)\n    fnstcw ct_entry_vectors+136(%rip)\n"
         "    xor %ebp, %ebp\n    mov %rsp, %rdi\n    and $-16, %rsp\n"
         "    call ct_start\n    hlt\n");

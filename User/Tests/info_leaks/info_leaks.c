@@ -4,8 +4,10 @@
 // task's segment state reaches another.
 //
 //   - entry: at _start after execve every general register but RSP is 0,
-//     RFLAGS is 0x202 and DS, ES, FS, GS are null (Linux start_thread,
-//     ELF_PLAT_INIT), also when the caller of execve had loaded them;
+//     RFLAGS is 0x202, DS, ES, FS, GS are null (Linux start_thread,
+//     ELF_PLAT_INIT), XMM0-15 zero, MXCSR 0x1f80 and the x87 control word
+//     0x37f (fpstate_init), also when the caller of execve had changed
+//     all of them;
 //   - syscalls: every register but RAX, RCX and R11 comes back unchanged,
 //     RCX is the address after `syscall` and R11 the RFLAGS before it
 //     (SYSCALL/SYSRET, as Linux returns them), XMM0-15 unchanged; for
@@ -65,6 +67,13 @@ static u64 entry_faults(void) {
     return faults;
 }
 
+// Linux's initial FPU state (fpstate_init): XMM all zero, MXCSR 0x1f80,
+// x87 control word 0x37f.
+static int entry_vectors_clean(void) {
+    for (int i = 0; i < 16; i++) if (ct_entry_vectors[i] != 0) return 0;
+    return ct_entry_vectors[CT_MXCSR] == 0x1f80 && (ct_entry_vectors[CT_FPU_CONTROL] & 0xffff) == 0x37f;
+}
+
 static void put_entry_faults(u64 faults) {
     static const char *const names[CT_ENTRY_COUNT] = {
         "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
@@ -76,14 +85,30 @@ static void put_entry_faults(u64 faults) {
 static char self_path_buffer[256];
 static const char *self_path;
 
-// Loads the user data selector into DS/ES/FS/GS, then execs this program
-// as the entry reporter: the new program must start with them null.
+// Loads the user data selector into DS/ES/FS/GS, patterns into XMM0-15,
+// odd MXCSR (FTZ, DAZ) and x87 control (53-bit precision) values, then
+// execs this program as the entry reporter: the new program must start
+// with none of it.
 static void exec_with_segments_loaded(u64 unused) {
     (void)unused;
     const char *argv[] = {"info_leaks", ENTRY_FLAG, 0};
     const char *envp[] = {0};
+    static const u64 pattern = 0xdeadbeefcafef00dUL;
+    static const u32 mxcsr = 0x9fc0;
+    static const u16 fpu_control = 0x27f;
     load_data_segments(read_ss());
-    sc3(SYS_execve, (long)self_path, (long)argv, (long)envp);
+    long r;
+    __asm__ volatile(".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
+                     "    movq %[pattern], %%xmm\\n\n"
+                     ".endr\n"
+                     "    ldmxcsr %[mxcsr]\n    fldcw %[fpu_control]\n"
+                     "    syscall"
+                     : "=a"(r)
+                     : "a"(SYS_execve), "D"(self_path), "S"(argv), "d"(envp), [pattern] "m"(pattern),
+                       [mxcsr] "m"(mxcsr), [fpu_control] "m"(fpu_control)
+                     : "rcx", "r11", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+                       "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    (void)r;
     sys_exit(3);
 }
 
@@ -292,7 +317,7 @@ static void segment_cases(void) {
         fail_begin("execve-resets-registers-and-segments");
         ct_puts("the new program saw ");
         put_status(exec_status);
-        ct_puts(" (exit 42 is a clean start; exit 1 + N: register N in CT_* order was wrong)\n");
+        ct_puts(" (exit 42 is a clean start; exit 1 + N: register N in CT_* order was wrong; 30: XMM, MXCSR or the x87 control word)\n");
     } else if (exec_status != -1) pass("execve-resets-registers-and-segments");
 }
 
@@ -354,7 +379,8 @@ int test_main(int argc, char **argv) {
             u64 faults = entry_faults();
             int lowest = 0;
             while (faults && !(faults >> lowest & 1)) lowest++;
-            sys_exit(faults ? 1 + lowest : SYS_exit_code_ok);   // 1 + the CT_* index of a wrong register
+            if (faults) sys_exit(1 + lowest);        // 1 + the CT_* index of a wrong register
+            sys_exit(entry_vectors_clean() ? SYS_exit_code_ok : 30);
         }
     }
     swift = on_swiftkernel();
@@ -366,6 +392,7 @@ int test_main(int argc, char **argv) {
     u64 faults = entry_faults();
     if (faults) { fail_begin("entry-state"); put_entry_faults(faults); ct_puts("\n"); }
     else pass("entry-state");
+    check("entry-fpu-state-is-the-initial-one", entry_vectors_clean(), "XMM not zero, or MXCSR/FCW not 0x1f80/0x37f");
 
     shared = sys_mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, 0x01 /* MAP_SHARED */ | MAP_ANONYMOUS);
     if (mmap_failed((void *)shared)) { check("setup", 0, "mmap failed"); return 0; }
