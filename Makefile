@@ -179,12 +179,14 @@ FUZZ_TIME ?= 60
 FUZZ_SEED ?= 1
 FUZZ_JOBS ?= 1
 FUZZ_MAX_LEN ?= 1024
+# Run inside $(BUILD)/fuzz-host: with FUZZ_JOBS > 1 libFuzzer writes its
+# workers' fuzz-N.log files into the current directory.
 fuzz-host:
 	swift build --scratch-path .build/fuzz -c release --product VMFuzz --sanitize=fuzzer -Xswiftc -DLIBFUZZER
 	@mkdir -p $(BUILD)/fuzz-host/corpus
-	.build/fuzz/release/VMFuzz -max_total_time=$(FUZZ_TIME) -seed=$(FUZZ_SEED) -max_len=$(FUZZ_MAX_LEN) -len_control=0 \
-	    -jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz-host/ \
-	    $(BUILD)/fuzz-host/corpus
+	cd $(BUILD)/fuzz-host && $(CURDIR)/.build/fuzz/release/VMFuzz -max_total_time=$(FUZZ_TIME) -seed=$(FUZZ_SEED) \
+	    -max_len=$(FUZZ_MAX_LEN) -len_control=0 -print_final_stats=1 -artifact_prefix=./ \
+	    $(if $(filter-out 1,$(FUZZ_JOBS)),-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS)) corpus
 
 clean:
 	rm -rf $(BUILD) .build
