@@ -81,11 +81,14 @@ enum ProcessSyscalls {
         // The path is copied onto the new stack first (AT_EXECFN's string).
         var left = budget - pointerBytes - (path.count + 1)
         guard left >= 0 else { return .failure(.E2BIG) }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: UserMemory.stringChunk, alignment: 8)
+        defer { scratch.deallocate() }
         func copy(_ pointers: [UInt64]) -> Result<[UInt8], Errno> {
             var bytes: [UInt8] = []
             for pointer in pointers {
                 do throws(UserMemory.StringError) {
-                    left -= try UserMemory.appendString(at: pointer, maximumLength: ExecLimits.maximumStringLength, to: &bytes)
+                    left -= try UserMemory.appendString(at: pointer, maximumLength: ExecLimits.maximumStringLength,
+                                                        to: &bytes, scratch: scratch)
                 } catch {
                     return .failure(error == .fault ? .EFAULT : .E2BIG)
                 }

@@ -183,6 +183,8 @@ static void exec_cases_run(void) {
             if (ok) pass(c->name);
             else { fail_begin(c->name); ct_puts("execve gave "); ct_put_dec(r); ct_puts(", child "); put_status(status); ct_puts("\n"); }
             if (shared[3] > slowest_cycles) slowest_cycles = shared[3];
+            ct_puts("note: "); ct_puts(c->name); ct_puts(": execve took "); ct_put_dec((long)(shared[3] / cycles_per_ms));
+            ct_puts(" ms\n");
         }
         char name[80]; u64 n = 0;
         for (const char *t = "sibling-ran-during-"; *t; t++) name[n++] = *t;
