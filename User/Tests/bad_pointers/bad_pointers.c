@@ -14,6 +14,8 @@
 //     range the syscall works on without copying: mmap, munmap, mprotect,
 //     brk). A row's expectations are its direction's defaults (below)
 //     with the row's own exceptions, each one Linux's behaviour.
+// stderr must be a file, pipe or console, not /dev/null: the write cells
+// write to it, and Linux reads nothing from /dev/null.
 // Every cell runs in a forked child, which stores the syscall's result in
 // a shared page and exits 0, so a cell that kills its task or corrupts
 // its memory cannot hide: the parent checks the exit status too.
