@@ -63,7 +63,7 @@ all: kernel
 help:
 	@sed -n '1,10p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Other targets: kernel, user, initrd, iso, test-host, test-qemu (= test-qemu-kernel + test-qemu-user + test-qemu-debug),"
-	@echo "               bench-host, bench-qemu, bench-vs-linux, symbolize ADDR=..., deps, clean"
+	@echo "               bench-host, bench-qemu, bench-vs-linux, fuzz, fuzz-host, symbolize ADDR=..., deps, clean"
 	@echo "Variables (run, iso, debug): INIT=\"/bin/prog args\" (the first program), EXTRA_PROGRAMS=\"path ...\""
 	@echo "  (more files in /bin), CMDLINE=\"...\" (more kernel command line), QEMU_TIMEOUT=seconds;"
 	@echo "  BUILD=dir (default build), QEMU_TEST_TIMEOUT=seconds (each test boot, default 120)"
@@ -170,6 +170,27 @@ SEED  ?= 1
 COUNT ?= 20000
 fuzz: kernel initrd
 	@$(MAKE) -s run INIT="/bin/fuzz $(SEED) $(COUNT)"
+
+# The host fuzzer (Tests/Fuzz): libFuzzer over the VM on the fake MMU
+# (operation sequences against a model, the invariant checker after each)
+# and the ELF and ustar parsers. FUZZ_TIME seconds (default 60), FUZZ_SEED,
+# FUZZ_JOBS parallel workers; the corpus grows in $(BUILD)/fuzz-host/corpus
+# and a failing input is saved as $(BUILD)/fuzz-host/crash-<sha1> (replay:
+# .build/fuzz/release/VMFuzz <file>). Ends with libFuzzer's figures
+# (executions per second, coverage). swift test runs a fixed seeded round.
+.PHONY: fuzz-host
+FUZZ_TIME ?= 60
+FUZZ_SEED ?= 1
+FUZZ_JOBS ?= 1
+FUZZ_MAX_LEN ?= 1024
+# Run inside $(BUILD)/fuzz-host: with FUZZ_JOBS > 1 libFuzzer writes its
+# workers' fuzz-N.log files into the current directory.
+fuzz-host:
+	swift build --scratch-path .build/fuzz -c release --product VMFuzz --sanitize=fuzzer -Xswiftc -DLIBFUZZER
+	@mkdir -p $(BUILD)/fuzz-host/corpus
+	cd $(BUILD)/fuzz-host && $(CURDIR)/.build/fuzz/release/VMFuzz -max_total_time=$(FUZZ_TIME) -seed=$(FUZZ_SEED) \
+	    -max_len=$(FUZZ_MAX_LEN) -len_control=0 -print_final_stats=1 -artifact_prefix=./ \
+	    $(if $(filter-out 1,$(FUZZ_JOBS)),-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS)) corpus
 
 clean:
 	rm -rf $(BUILD) .build

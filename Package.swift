@@ -24,8 +24,20 @@ let package = Package(
         ),
         .testTarget(
             name: "KernelCoreTests",
-            dependencies: ["KernelCore", "FakeMMU"],
+            dependencies: ["KernelCore", "FakeMMU", "VMFuzzing"],
             path: "Tests/KernelCoreTests"
+        ),
+        // The host fuzzer (`make fuzz-host`): the VM on the fake MMU against
+        // a model, and the ELF and ustar parsers (Tests/Fuzz/README.md).
+        .target(
+            name: "VMFuzzing",
+            dependencies: ["KernelCore", "FakeMMU"],
+            path: "Tests/Fuzz/VMFuzzing"
+        ),
+        .executableTarget(
+            name: "VMFuzz",
+            dependencies: ["VMFuzzing"],
+            path: "Tests/Fuzz/VMFuzz"
         ),
         // `make bench-host`: ns per operation of the memory code on a 1 GiB machine.
         .executableTarget(

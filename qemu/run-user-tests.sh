@@ -93,7 +93,7 @@ fi
 
 # --- A CPU without SMEP and SMAP ------------------------------------------------
 # stac/clac raise #UD there: the user-copy and entry paths must skip them.
-no_smap_tests=(write_read efault execve faults segments hostile)
+no_smap_tests=(write_read efault execve faults segments hostile bad_pointers info_leaks)
 QEMU_CPU="qemu64,+nx" make_run user-no-smap INIT="/bin/runtests ${no_smap_tests[*]}"
 if has "SMAP off" && has "USERTEST SUMMARY passed=${#no_smap_tests[@]} failed=0" \
     && has "init: exited with status 0" && [ "$status" -eq 0 ]; then

@@ -110,19 +110,25 @@ public enum InitialStack {
     static let auxvPairCount = 7          // six entries + AT_NULL
 
     /// Builds the image for `arguments` and `environment` (strings without
-    /// their NUL) below `stackTop`. Contract: the returned stackPointer is
-    /// 16-byte aligned, the image ends exactly at stackTop, every pointer
-    /// in it is an address inside [stackPointer, stackTop), and the image
-    /// is at most `limit` bytes.
+    /// their NUL) below `stackTop`: `build(strings:)` after checking that
+    /// no string holds a NUL.
     public static func build(arguments: [[UInt8]], environment: [[UInt8]], auxv: InitialStackAuxv,
                              stackTop: UInt64, limit: Int = defaultLimit) throws(InitialStackError) -> InitialStackImage {
-        var stringBytes = 0
-        for string in arguments + environment {
-            if string.contains(0) { throw .stringContainsNUL }
-            stringBytes += string.count + 1
-            if stringBytes > limit { throw .tooLarge(size: stringBytes, limit: limit) }
+        guard let strings = ExecArguments(arguments: arguments, environment: environment) else {
+            throw .stringContainsNUL
         }
-        let pointerWords = 1 + (arguments.count + 1) + (environment.count + 1) + 2 * auxvPairCount
+        return try build(strings: strings, auxv: auxv, stackTop: stackTop, limit: limit)
+    }
+
+    /// Builds the image for `strings` below `stackTop`. Contract: the
+    /// returned stackPointer is 16-byte aligned, the image ends exactly at
+    /// stackTop, every pointer in it is an address inside [stackPointer,
+    /// stackTop), and the image is at most `limit` bytes.
+    public static func build(strings: borrowing ExecArguments, auxv: InitialStackAuxv,
+                             stackTop: UInt64, limit: Int = defaultLimit) throws(InitialStackError) -> InitialStackImage {
+        let stringBytes = strings.stringBytes
+        if stringBytes > limit { throw .tooLarge(size: stringBytes, limit: limit) }
+        let pointerWords = 1 + (strings.argumentCount + 1) + (strings.environmentCount + 1) + 2 * auxvPairCount
         let pointerBytes = pointerWords * wordSize
         // Random bytes (16-aligned) then strings, all below the guard word;
         // at most two alignment gaps of < 16 bytes come on top.
@@ -145,22 +151,40 @@ public enum InitialStack {
         put(auxv.random.0, at: randomAddress)
         put(auxv.random.1, at: randomAddress + UInt64(wordSize))
 
-        var cursor = stackPointer
-        func push(_ value: UInt64) { put(value, at: cursor); cursor += UInt64(wordSize) }
-        var stringAddress = randomAddress + UInt64(randomByteCount)
-        func pushString(_ string: [UInt8]) {
-            push(stringAddress)
-            let offset = Int(stringAddress - stackPointer)
-            for (i, byte) in string.enumerated() { image[offset + i] = byte }
-            stringAddress += UInt64(string.count + 1)   // the NUL is already zero
+        // The strings, argv's then envp's, in one block after the random bytes.
+        let stringsAddress = randomAddress + UInt64(randomByteCount)
+        let stringsOffset = Int(stringsAddress - stackPointer)
+        image.withUnsafeMutableBytes { destination in
+            strings.argumentBytes.withUnsafeBytes { source in
+                // SAFETY: [stringsOffset, + argumentBytes.count) lies inside the image (sized above).
+                destination.baseAddress!.advanced(by: stringsOffset).copyMemory(from: source.baseAddress!, byteCount: source.count)
+            }
+            strings.environmentBytes.withUnsafeBytes { source in
+                // SAFETY: the envp strings follow argv's, still inside the image.
+                destination.baseAddress!.advanced(by: stringsOffset + strings.argumentBytes.count)
+                    .copyMemory(from: source.baseAddress!, byteCount: source.count)
+            }
         }
 
-        push(UInt64(arguments.count))
+        var cursor = stackPointer
+        func push(_ value: UInt64) { put(value, at: cursor); cursor += UInt64(wordSize) }
+        // One pointer per string: its first byte, found by walking the NULs.
+        func pushPointers(_ bytes: [UInt8], count: Int, base: UInt64) {
+            var start = 0
+            for _ in 0..<count {
+                push(base + UInt64(start))
+                while bytes[start] != 0 { start += 1 }
+                start += 1
+            }
+        }
+
+        push(UInt64(strings.argumentCount))
         let argvAddress = cursor
-        for argument in arguments { pushString(argument) }
+        pushPointers(strings.argumentBytes, count: strings.argumentCount, base: stringsAddress)
         push(0)
         let envpAddress = cursor
-        for variable in environment { pushString(variable) }
+        pushPointers(strings.environmentBytes, count: strings.environmentCount,
+                     base: stringsAddress + UInt64(strings.argumentBytes.count))
         push(0)
         let auxvAddress = cursor
         for (key, value) in [(Key.phdr, auxv.programHeaderAddress), (Key.phent, auxv.programHeaderEntrySize),

@@ -6,9 +6,11 @@
 // bytes are copied in through the fault path (each page faulted in for
 // writing first) and the rest (bss) stays zero, because pages are
 // zero-filled on demand. The program break starts at the first page above the
-// highest segment. The stack is a fixed region below the top of user space
-// with an unmapped guard page under it, holding argc, argv, envp and auxv
-// in the Linux layout (InitialStack.swift).
+// highest segment. The stack is a region below the top of user space with
+// an unmapped guard page under it, holding argc, argv, envp and auxv in the
+// Linux layout (InitialStack.swift): 128 KiB, or when the arguments take
+// more than half of that, their pages plus 128 KiB (Linux
+// setup_arg_pages: stack_expand).
 
 public struct LoadedProgram: Equatable {
     public var entry: UInt64
@@ -23,14 +25,44 @@ public enum ProgramLoadError: Error, Equatable {
     case outOfMemory
 }
 
+/// The initial stack's sizes (non-generic, for the kernel and the tests).
+public enum InitialStackLayout {
+    /// Room the stack region keeps below the arguments (Linux
+    /// setup_arg_pages: stack_expand, 128 KiB).
+    public static let expansion: UInt64 = 128 << 10
+    /// The most the initial stack image may take: Linux's default stack
+    /// limit (_STK_LIM, 8 MiB). execve refuses far less (a quarter of it,
+    /// ExecLimits); this bounds what the kernel itself passes (init).
+    public static let maximumImage = 8 << 20
+
+    /// The stack region for an image of `imageSize` bytes: the fixed
+    /// stack size while the image takes at most half of it (every program
+    /// gets the same layout), else the image's pages plus `expansion`.
+    public static func regionSize(forImage imageSize: Int) -> UInt64 {
+        let imagePages = (UInt64(imageSize) + pageSize - 1) & ~(pageSize - 1)
+        return imagePages <= UserMemoryLayout.stackSize / 2 ? UserMemoryLayout.stackSize : imagePages + expansion
+    }
+}
+
 extension UserAddressSpace where Memory: PhysicalMemory, Frames: FrameProvider {
-    /// Maps `image` (parsed from `file`) and a stack holding `arguments`,
-    /// `environment` and an auxv with `random` into this space, which must
+    /// `loadProgram(_:image:strings:random:tlb:)` for string arrays.
+    public mutating func loadProgram<TLB: TLBControl>(
+        _ file: UnsafeRawBufferPointer, image: ELF64Image,
+        arguments: [[UInt8]], environment: [[UInt8]], random: (UInt64, UInt64), tlb: TLB
+    ) throws(ProgramLoadError) -> LoadedProgram {
+        guard let strings = ExecArguments(arguments: arguments, environment: environment) else {
+            throw .argumentsTooLarge
+        }
+        return try loadProgram(file, image: image, strings: strings, random: random, tlb: tlb)
+    }
+
+    /// Maps `image` (parsed from `file`) and a stack holding `strings`
+    /// (argv, envp) and an auxv with `random` into this space, which must
     /// be empty. Returns where to start. On error the space may hold part
     /// of the program: the caller tears it down.
     public mutating func loadProgram<TLB: TLBControl>(
         _ file: UnsafeRawBufferPointer, image: ELF64Image,
-        arguments: [[UInt8]], environment: [[UInt8]], random: (UInt64, UInt64), tlb: TLB
+        strings: borrowing ExecArguments, random: (UInt64, UInt64), tlb: TLB
     ) throws(ProgramLoadError) -> LoadedProgram {
         var highestEnd: UInt64 = 0
         for segment in image.segments {
@@ -54,14 +86,14 @@ extension UserAddressSpace where Memory: PhysicalMemory, Frames: FrameProvider {
         let stackTop = Self.stackTop.raw
         let stack: InitialStackImage
         do {
-            stack = try InitialStack.build(arguments: arguments, environment: environment,
-                                           auxv: InitialStackAuxv(image: image, random: random),
-                                           stackTop: stackTop, limit: Int(Self.stackSize) / 2)
+            stack = try InitialStack.build(strings: strings, auxv: InitialStackAuxv(image: image, random: random),
+                                           stackTop: stackTop, limit: InitialStackLayout.maximumImage)
         } catch {
             throw .argumentsTooLarge
         }
+        let stackSize = InitialStackLayout.regionSize(forImage: stack.bytes.count)
         do {
-            _ = try map(MapRequest(address: VirtualAddress(stackTop - Self.stackSize), length: Self.stackSize,
+            _ = try map(MapRequest(address: VirtualAddress(stackTop - stackSize), length: stackSize,
                                    protection: [.read, .write], kind: .stack, fixed: true), tlb: tlb)
             let written: Result<Void, VMError> = stack.bytes.withUnsafeBytes { bytes in
                 do throws(VMError) {

@@ -49,11 +49,15 @@ enum FileSyscalls {
             let copied = line.withUnsafeBytes { UserMemory.copyOut($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, to: buffer, count: line.count) }
             return copied ? .integer(line.count) : .error(.EFAULT)
         case .file(let contents):
+            // A fault part-way gives the short count of what was copied,
+            // -EFAULT only when nothing was (Linux filemap_read: "return
+            // already_read ? already_read : error").
             let n = min(capacity, contents.count - file.offset)
             guard n > 0 else { return .value(0) }
-            guard UserMemory.copyOut(contents.baseAddress! + file.offset, to: buffer, count: n) else { return .error(.EFAULT) }
-            file.offset += n
-            return .integer(n)
+            let copied = UserMemory.copyOutPrefix(contents.baseAddress! + file.offset, to: buffer, count: n)
+            guard copied > 0 else { return .error(.EFAULT) }
+            file.offset += copied
+            return .integer(copied)
         case .directory:
             return .error(.EISDIR)
         }
@@ -130,12 +134,15 @@ enum FileSyscalls {
         guard let file = task.files.file(fd) else { return .error(.EBADF) }
         guard case .directory(let path) = file.kind else { return .error(.ENOTDIR) }
         guard let fileSystem = ProcessTable.fileSystem else { return .error(.ENOENT) }
+        // No access_ok first: Linux (fs/readdir.c) checks each record as
+        // filldir64 writes it, so a buffer too small for one record is
+        // -EINVAL whatever its address.
         let capacity = Int(clamping: count)
-        guard UserMemory.isUserRange(buffer, capacity) else { return .error(.EFAULT) }
         let entries = [DirectoryEntry(name: [UInt8(ascii: ".")], isDirectory: true),
                        DirectoryEntry(name: [UInt8(ascii: "."), UInt8(ascii: ".")], isDirectory: true)]
             + fileSystem.list(path)
         var records: [UInt8] = []
+        var recordEnds: [Int] = []    // where each record ends in `records`
         var index = file.offset
         while index < entries.count {
             let entry = entries[index]
@@ -148,14 +155,20 @@ enum FileSyscalls {
             records.append(entry.isDirectory ? FileABI.directoryTypeDirectory : FileABI.directoryTypeRegular)
             records += entry.name
             records += [UInt8](repeating: 0, count: length - FileABI.direntNameOffset - entry.name.count)
+            recordEnds.append(records.count)
             index += 1
         }
         if records.isEmpty && index < entries.count { return .error(.EINVAL) }   // buffer too small for one
         if records.isEmpty { return .value(0) }
-        let copied = records.withUnsafeBytes { UserMemory.copyOut($0.baseAddress!, to: buffer, count: records.count) }
-        guard copied else { return .error(.EFAULT) }
-        file.offset = index
-        return .integer(records.count)
+        // A fault part-way keeps the records wholly copied before it and
+        // returns their length; -EFAULT only when not even the first one
+        // fits (Linux getdents64: "error = count - buf.count" once a
+        // record went out). The next call starts at the first lost entry.
+        let copied = records.withUnsafeBytes { UserMemory.copyOutPrefix($0.baseAddress!, to: buffer, count: records.count) }
+        let whole = recordEnds.lastIndex(where: { $0 <= copied }).map { $0 + 1 } ?? 0
+        guard whole > 0 else { return .error(.EFAULT) }
+        file.offset += whole
+        return .integer(recordEnds[whole - 1])
     }
 
     private static func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {

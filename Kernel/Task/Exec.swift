@@ -7,11 +7,10 @@ import HAL
 // memory) returns an errno to the still-running old program. Only after
 // that point of no return is the old space torn down.
 enum Exec {
-    /// Loads the program at `path` into `task` with these arguments and
-    /// environment, and sets its registers to start it. Returns nil on
+    /// Loads the program at `path` into `task` with these argv and envp
+    /// strings, and sets its registers to start it. Returns nil on
     /// success, else the errno (the task is unchanged then).
-    static func replaceProgram(of task: Task, path: [UInt8], arguments: [[UInt8]],
-                               environment: [[UInt8]]) -> Errno? {
+    static func replaceProgram(of task: Task, path: [UInt8], strings: borrowing ExecArguments) -> Errno? {
         guard let fileSystem = ProcessTable.fileSystem, let node = fileSystem.lookup(path) else { return .ENOENT }
         guard case .file(let file) = node else { return .EACCES }
         let image: ELF64Image
@@ -29,7 +28,7 @@ enum Exec {
         }
         let loaded: LoadedProgram
         do {
-            loaded = try space.loadProgram(file, image: image, arguments: arguments, environment: environment,
+            loaded = try space.loadProgram(file, image: image, strings: strings,
                                            random: Entropy.next128(), tlb: KernelMemory.tlb)
         } catch {
             space.tearDown()
@@ -53,6 +52,8 @@ enum Exec {
         task.space = consume space
         task.name = baseName(path)
         task.startInUserMode(entry: loaded.entry, stackPointer: loaded.stackPointer)
+        // The old program's DS/ES/FS/GS go with it (start_thread_common).
+        if Scheduler.current === task { task.segments.load() }
         // init's first exec runs before it is in the task table (it is
         // checked at its first fork or exit instead).
         if Scheduler.tasks.contains(where: { $0 === task }) { VMCheck.everything() }

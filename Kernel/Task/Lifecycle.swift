@@ -27,6 +27,8 @@ enum Lifecycle {
         child.frame.pointee = parent.frame.pointee
         child.frame.pointee.rax = 0
         child.fpuState.copyMemory(from: parent.fpuState, byteCount: Task.fpuStateSize)
+        // The parent is running: its selectors are the CPU's (Linux copy_thread).
+        child.segments = UserSegments.live()
         child.state = .ready
         Scheduler.tasks.append(child)
         VMCheck.everything()

@@ -35,10 +35,10 @@ enum ProcessTable {
     /// Returns nil on success, else why it could not start.
     static func startInit(arguments: [[UInt8]]) -> Errno? {
         baseline = FrameUsage.now()
+        guard let strings = ExecArguments(arguments: arguments, environment: initEnvironment) else { return .EINVAL }
         guard let task = newTask(parentPid: 0, name: arguments[0], files: FileTable.standard(),
                                  limits: Scheduler.idle.limits) else { return .ENOMEM }
-        if let error = Exec.replaceProgram(of: task, path: arguments[0], arguments: arguments,
-                                           environment: initEnvironment) {
+        if let error = Exec.replaceProgram(of: task, path: arguments[0], strings: strings) {
             KernelStacks.free(task.kernelStack)
             return error
         }

@@ -97,8 +97,14 @@ enum Scheduler {
         return idle
     }
 
-    /// Loads `next`'s stacks, FPU area and address space; returns its frame.
+    /// Loads `next`'s stacks, FPU area, segment selectors and address
+    /// space; returns its frame.
     private static func switchTo(_ next: Task) -> UnsafeMutablePointer<hal_interrupt_frame> {
+        let previous: Task = current
+        if previous !== next {
+            previous.segments = UserSegments.live()
+            if previous.segments != next.segments { next.segments.load() }
+        }
         current = next
         next.state = .running
         GDT.setKernelStack(top: next.kernelStack.top)

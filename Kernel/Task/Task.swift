@@ -50,6 +50,8 @@ final class Task {
     var limits: ResourceLimits
     /// The Linux wait status, once a zombie.
     var waitStatus: UInt32 = 0
+    /// DS, ES, FS, GS while the task is not running (UserSegments.swift).
+    var segments = UserSegments.null
 
     static let fpuStateSize = 512
     static let fpuStateAlignment = 16
@@ -86,8 +88,11 @@ final class Task {
     }
 
     /// Sets the registers so the task starts at `entry` in ring 3 with
-    /// stack `stackPointer` and every other register zero (Linux start_thread).
+    /// stack `stackPointer`, every other register zero and null data
+    /// segments (Linux start_thread). The caller loads `segments` into the
+    /// CPU when the task is the running one (Exec).
     func startInUserMode(entry: UInt64, stackPointer: UInt64) {
+        segments = .null
         frame = Task.frameSlot(of: kernelStack)
         var f = hal_interrupt_frame()
         f.rip = entry

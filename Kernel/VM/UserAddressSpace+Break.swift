@@ -26,8 +26,10 @@ extension UserAddressSpace {
     /// Limits (UserAddressSpace+Limits.swift): refused if the heap would
     /// exceed RLIMIT_DATA (check_data_rlimit, before anything else, so a
     /// lowered limit refuses even a shrink, as on Linux), or if the growth
-    /// does not fit in RLIMIT_AS or RLIMIT_DATA (may_expand_vm).
-    /// Linux also keeps a guard gap before the next region; not here.
+    /// does not fit in RLIMIT_AS or RLIMIT_DATA (may_expand_vm). Like
+    /// Linux, growth keeps one free page between the new top and the next
+    /// region (SYSCALL_DEFINE1(brk): "newbrk + PAGE_SIZE > vm_start_gap(next)"
+    /// refuses).
     public mutating func setBreak<TLB: TLBControl>(_ requested: VirtualAddress, tlb: TLB) -> VirtualAddress {
         guard breakStart >= Self.userStart, requested >= breakStart, requested <= Self.userEnd,
               breakFitsDataLimit(requested) else {
@@ -37,7 +39,8 @@ extension UserAddressSpace {
         let newTop = VirtualAddress(Self.pageAlignedUp(requested.raw)!)
         if newTop > oldTop {
             let growth = Region(range: oldTop..<newTop, protection: .readWrite, kind: .heap)
-            guard regionList.isFree(growth.range) else { return breakEnd }
+            let gapEnd = VirtualAddress(min(newTop.raw + pageSize, Self.userEnd.raw))
+            guard regionList.isFree(oldTop..<gapEnd) else { return breakEnd }
             do throws(VMError) { try checkMappingGrowth(byPages: growth.pageCount, like: growth) } catch { return breakEnd }
             commitRegion(growth)
         } else if newTop < oldTop {

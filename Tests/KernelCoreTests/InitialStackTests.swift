@@ -194,4 +194,19 @@ func stackError(_ argv: [[UInt8]], _ envp: [[UInt8]], top: UInt64 = sampleTop, l
             #expect(error.description.utf8CodeUnitCount > 10)
         }
     }
+
+    /// The flat form execve builds (ExecArguments) gives the same image
+    /// as string arrays, and refuses a string with a NUL.
+    @Test func flatStringsBuildTheSameImage() throws {
+        let strings = try #require(ExecArguments(arguments: argv, environment: envp))
+        #expect(strings.argumentCount == argv.count && strings.environmentCount == envp.count)
+        let flat = try InitialStack.build(strings: strings, auxv: sampleAuxv, stackTop: sampleTop)
+        let arrays = try InitialStack.build(arguments: argv, environment: envp, auxv: sampleAuxv, stackTop: sampleTop)
+        #expect(flat.bytes == arrays.bytes && flat.stackPointer == arrays.stackPointer)
+        #expect(ExecArguments(arguments: [[0x61, 0, 0x62]], environment: []) == nil)
+        var adopted = ExecArguments()
+        adopted.adoptArguments([0x61, 0, 0], count: 2)   // "a" and ""
+        let image = try InitialStack.build(strings: adopted, auxv: sampleAuxv, stackTop: sampleTop)
+        #expect(image.bytes[0] == 2, "argc")
+    }
 }

@@ -64,8 +64,24 @@ import FakeMMU
 
     @Test func hugeArgumentsAreRefused() throws {
         try withSpace { space, _, machine in
-            let big = String(repeating: "a", count: Int(UserMemoryLayout.stackSize))
+            let big = String(repeating: "a", count: InitialStackLayout.maximumImage)
             #expect(throws: ProgramLoadError.argumentsTooLarge) { try load(&space, machine, arguments: ["/bin/t", big]) }
+        }
+    }
+
+    /// Linux setup_arg_pages: the stack holds the arguments' pages plus
+    /// 128 KiB (stack_expand), so execve's 2 MiB of strings fit.
+    @Test func largeArgumentsGrowTheStackRegion() throws {
+        try withSpace { space, _, machine in
+            let big = String(repeating: "b", count: 1 << 20)
+            let loaded = try load(&space, machine, arguments: ["/bin/t", big])
+            let stack = space.regions.first { $0.kind == .stack }
+            let top = UserMemoryLayout.stackTop.raw
+            let imagePages = (top - loaded.stackPointer + pageSize - 1) / pageSize * pageSize
+            #expect(stack?.range == VirtualAddress(top - imagePages - InitialStackLayout.expansion) ..< VirtualAddress(top))
+            #expect(InitialStackLayout.regionSize(forImage: 100) == UserMemoryLayout.stackSize, "small: the fixed size")
+            let argc = try byte(&space, loaded.stackPointer, machine)
+            #expect(argc == 2)
         }
     }
 }

@@ -125,11 +125,37 @@ static int on_swiftkernel(void) {
 
 int test_main(int argc, char **argv);
 
+// The registers as the kernel handed them to _start, saved before anything
+// runs (User/Tests/info_leaks checks them against Linux's start_thread).
+enum {
+    CT_RAX, CT_RBX, CT_RCX, CT_RDX, CT_RSI, CT_RDI, CT_RBP, CT_RSP, CT_R8, CT_R9, CT_R10, CT_R11, CT_R12,
+    CT_R13, CT_R14, CT_R15, CT_RFLAGS, CT_DS, CT_ES, CT_FS, CT_GS, CT_ENTRY_COUNT
+};
+__attribute__((used)) static u64 ct_entry_registers[CT_ENTRY_COUNT];
+// XMM0-15's low halves, then MXCSR and the x87 control word, at _start.
+enum { CT_MXCSR = 16, CT_FPU_CONTROL = 17, CT_VECTOR_COUNT = 18 };
+__attribute__((used)) static u64 ct_entry_vectors[CT_VECTOR_COUNT];
+
 __attribute__((used, noreturn)) static void ct_start(long *stack) {
     int argc = (int)stack[0];
     test_main(argc, (char **)(stack + 1));
     sys_exit(ct_failures == 0 && ct_passes > 0 ? 0 : 1);
 }
 __asm__(".text\n.globl _start\n_start:\n"
+        "    mov %rax, ct_entry_registers+0(%rip)\n    mov %rbx, ct_entry_registers+8(%rip)\n"
+        "    mov %rcx, ct_entry_registers+16(%rip)\n   mov %rdx, ct_entry_registers+24(%rip)\n"
+        "    mov %rsi, ct_entry_registers+32(%rip)\n   mov %rdi, ct_entry_registers+40(%rip)\n"
+        "    mov %rbp, ct_entry_registers+48(%rip)\n   mov %rsp, ct_entry_registers+56(%rip)\n"
+        "    mov %r8, ct_entry_registers+64(%rip)\n    mov %r9, ct_entry_registers+72(%rip)\n"
+        "    mov %r10, ct_entry_registers+80(%rip)\n   mov %r11, ct_entry_registers+88(%rip)\n"
+        "    mov %r12, ct_entry_registers+96(%rip)\n   mov %r13, ct_entry_registers+104(%rip)\n"
+        "    mov %r14, ct_entry_registers+112(%rip)\n  mov %r15, ct_entry_registers+120(%rip)\n"
+        "    pushfq\n    popq ct_entry_registers+128(%rip)\n"
+        "    movw %ds, ct_entry_registers+136(%rip)\n  movw %es, ct_entry_registers+144(%rip)\n"
+        "    movw %fs, ct_entry_registers+152(%rip)\n  movw %gs, ct_entry_registers+160(%rip)\n"
+        ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
+        "    movq %xmm\\n, ct_entry_vectors+8*\\n(%rip)\n"
+        ".endr\n"
+        "    stmxcsr ct_entry_vectors+128(%rip)\n    fnstcw ct_entry_vectors+136(%rip)\n"
         "    xor %ebp, %ebp\n    mov %rsp, %rdi\n    and $-16, %rsp\n"
         "    call ct_start\n    hlt\n");

@@ -9,7 +9,9 @@
 // While memory is exhausted, fork must fail cleanly or work and brk must
 // refuse politely. After it frees everything (and after it exits) memory
 // is usable again; the kernel's frame count at power-off proves nothing
-// leaked.
+// leaked. A sibling counting in shared memory (with a getpid per step, a
+// barrier the optimiser cannot remove) must make progress while memory
+// runs out: no allocation or fault keeps the CPU for long.
 import UserRuntime
 
 let pageSize = 4096
@@ -39,6 +41,20 @@ struct OutOfMemoryTest {
     static func main() {
         var report = TestReport()
         flushOutput()
+        let shared = sys_mmap(0, pageSize, rw, Mman.MAP_SHARED | Mman.MAP_ANONYMOUS)
+        guard shared > 0 else {
+            report.check(false, "shared page for the sibling", "mmap failed")
+            report.finish("oom")
+            return
+        }
+        let counter = UnsafeMutablePointer<Int>(bitPattern: shared)!   // [0] count, [1] stop
+        let sibling = sys_fork()
+        if sibling == 0 {
+            while counter[1] == 0 { counter[0] += 1; _ = sys_getpid() }
+            sys_exit_group(0)
+        }
+        while counter[0] == 0 { _ = sys_sched_yield() }
+        let before = counter[0]
         let child = sys_fork()
         if child == 0 { sys_exit_group(exhaustAndRecover()) }
         var status: Int32 = -1
@@ -55,6 +71,10 @@ struct OutOfMemoryTest {
             user_touch(again, blockSize)
             report.expectEqual(sys_munmap(again, blockSize), 0, "munmap after recovery")
         }
+        report.check(counter[0] > before, "sibling progressed while memory ran out", "the sibling never ran")
+        counter[1] = 1
+        var siblingStatus: Int32 = -1
+        report.expectEqual(sys_wait4(sibling, &siblingStatus), sibling, "sibling reaped")
         report.finish("oom")
     }
 

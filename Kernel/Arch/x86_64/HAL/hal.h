@@ -67,6 +67,19 @@ static inline void hal_ltr(uint16_t selector) { __asm__ volatile("ltr %0" : : "r
 // Loads a new GDT and reloads every segment register (Boot/gdt.asm).
 void hal_load_gdt(uint64_t base, uint16_t limit, uint16_t code_selector, uint16_t data_selector);
 
+// The data segment selectors a task may load in ring 3 (Kernel/Arch/x86_64/UserSegments.swift).
+typedef struct { uint16_t ds, es, fs, gs; } hal_segments;
+static inline hal_segments hal_read_segments(void) {
+    hal_segments s;
+    __asm__ volatile("mov %%ds, %0\n mov %%es, %1\n mov %%fs, %2\n mov %%gs, %3"
+                     : "=r"(s.ds), "=r"(s.es), "=r"(s.fs), "=r"(s.gs));
+    return s;
+}
+static inline void hal_load_segments(hal_segments s) {
+    __asm__ volatile("mov %0, %%ds\n mov %1, %%es\n mov %2, %%fs\n mov %3, %%gs"
+                     : : "r"(s.ds), "r"(s.es), "r"(s.fs), "r"(s.gs) : "memory");
+}
+
 // ---- TLB and interrupts --------------------------------------------------
 static inline void hal_invlpg(uint64_t address) { __asm__ volatile("invlpg (%0)" : : "r"(address) : "memory"); }
 static inline void hal_cli(void) { __asm__ volatile("cli" ::: "memory"); }
