@@ -29,7 +29,7 @@ enum Exec {
         }
         let loaded: LoadedProgram
         do {
-            loaded = try space.loadProgram(file, image: image, arguments: arguments, environment: environment,
+            loaded = try space.loadProgram(FileCache.file(file), image: image, arguments: arguments, environment: environment,
                                            random: Entropy.next128(), tlb: KernelMemory.tlb)
         } catch {
             space.tearDown()

@@ -11,8 +11,9 @@
 // 1. `regions` is sorted by address, its ranges are disjoint, non-empty,
 //    page aligned, inside [userStart, userEnd), and no two neighbours could
 //    be merged (Region.canMerge: adjacent mergeable regions with the same
-//    backing, contiguous page offsets and the same protection are one
-//    region, as Linux's vma_merge makes them). RegionList.swift enforces it.
+//    backing, contiguous page offsets, the same protection, may-protection
+//    and kind are one region, as Linux's vma_merge makes them).
+//    RegionList.swift enforces it; Region.swift has each region's own.
 // 2. Regions are the truth, the page table is a cache of them, filled on
 //    demand by the fault path (UserAddressSpace+Fault.swift), the only code
 //    that creates user leaves. Every leaf is a 4 KiB user leaf inside a
@@ -23,7 +24,9 @@
 //    region maps a frame marked anonExclusive that no other leaf maps. A
 //    read-only leaf of a writable private region is copy-on-write: the
 //    zero page, or a frame fork shared, or one fork shared and whose other
-//    sharers have gone (reused in place at the next write).
+//    sharers have gone (reused in place at the next write), or a file's
+//    page-cache frame (never written: a write copies it). Leaves of
+//    shared file regions map page-cache frames, read-only (PageCache.swift).
 // 4. `residentPages` is the number of leaves (zero-page leaves included).
 // 5. `breakStart <= breakEnd`; both are 0 until `setInitialBreak`.
 // 6. The table owns PML4 slots 0..<255 only; the kernel half is shared by
@@ -56,8 +59,6 @@
 // - `map` refuses a MAP_FIXED range outside [userStart, userEnd) with
 //   invalidArgument; the mmap syscall checks first and returns Linux's
 //   ENOMEM above TASK_SIZE and EPERM below mmap_min_addr.
-// - Image regions are never merged (Linux merges file VMAs with contiguous
-//   offsets), so mprotect back and forth can leave an image split.
 // - No memory accounting (overcommit is unlimited, as with MAP_NORESERVE):
 //   a fault that finds no frame kills the faulting task (Linux runs the
 //   OOM killer, which may pick another).

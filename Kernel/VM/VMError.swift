@@ -14,12 +14,17 @@ public enum VMError: Error, Equatable, Sendable {
     case notMapped
     /// No free range of the requested length is left. ENOMEM.
     case noSpace
+    /// The region's may-permissions forbid the protection asked for: a
+    /// writable shared mapping of a file opened read-only (do_mmap), or
+    /// mprotect past VM_MAY* (do_mprotect_pkey). EACCES.
+    case permissionDenied
 
     /// The positive Linux errno for this error.
     public var errno: Int {
         switch self {
         case .outOfMemory, .notMapped, .noSpace: return LinuxErrno.noMemory
         case .invalidArgument: return LinuxErrno.invalidArgument
+        case .permissionDenied: return LinuxErrno.permissionDenied
         }
     }
 
@@ -27,5 +32,6 @@ public enum VMError: Error, Equatable, Sendable {
     public enum LinuxErrno {
         public static let noMemory = 12        // ENOMEM
         public static let invalidArgument = 22 // EINVAL
+        public static let permissionDenied = 13 // EACCES
     }
 }
