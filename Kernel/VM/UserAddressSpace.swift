@@ -50,7 +50,12 @@
 // brk (returns the new break, or the old one on failure; shrinking unmaps,
 // so re-grown pages read as zero), fork (kernel/fork.c dup_mmap and
 // copy_present_pte: private pages shared read-only, shared regions not
-// copied), faults (mm/memory.c, see UserAddressSpace+Fault.swift).
+// copied), faults (mm/memory.c, see UserAddressSpace+Fault.swift), file
+// mappings (mm/filemap.c: one page-cache frame per file page, shared by
+// every reader, PageCache.swift), may-permissions (VM_MAY*: do_mmap clears
+// VM_MAYWRITE for a shared mapping of a file opened read-only, mprotect
+// refuses what VM_MAY* forbids with EACCES; NewRegion.swift,
+// UserAddressSpace+Permissions.swift).
 //
 // Known deviations:
 // - PROT_NONE pages have no page-table entry and no frame: mprotect(PROT_NONE)
