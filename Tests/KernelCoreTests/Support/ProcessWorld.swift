@@ -52,16 +52,17 @@ final class ProcessWorld {
     var objects: [[UInt64: UInt64]] = []
     let baseline: Int
     var log: [String] = []
-    /// Two files the processes may map, each with its page cache.
+    /// Two files the processes may map (made once: the exhaustive test
+    /// builds thousands of worlds), each world with its own page caches.
     static let filePages: UInt64 = 16
-    let fileBytes = [TestFile(patternedBytes: Int(filePages * pageSize)),
+    nonisolated(unsafe) static let fileBytes = [TestFile(patternedBytes: Int(filePages * pageSize)),
                      TestFile((0..<Int(filePages * pageSize)).map { UInt8(truncatingIfNeeded: $0 * 13 + 5) })]
     let files: [FileContents]
 
     init(machine: PagingMachine, kernel: SpaceBoxKernel) throws {
         self.machine = machine
         self.kernel = kernel
-        files = fileBytes.map { FileContents(bytes: $0.bytes, frames: machine.frames) }
+        files = Self.fileBytes.map { FileContents(bytes: $0.bytes, frames: machine.frames) }
         baseline = machine.frames.allocatedFrameCount
         processes = [SpaceBox(try TestSpace(sharingKernelHalfOf: kernel.table))]
         models = [[:]]
@@ -121,7 +122,7 @@ final class ProcessWorld {
                 tlb: machine.mmu)
             #expect(!shared || !protection.contains(.write), "\(context): a writable shared file mapping succeeded")
             for (i, page) in pages.enumerated() {
-                let word = fileBytes[file].word(Int((offset + UInt64(i)) * pageSize))
+                let word = Self.fileBytes[file].word(Int((offset + UInt64(i)) * pageSize))
                 models[process][page] = Page(protection: protection, value: word, initial: word, sharedFile: shared)
             }
         } catch {
