@@ -12,11 +12,12 @@
 //   so they outlive every mapping) and its cache, page index -> frame.
 // - Reads of a private file mapping, and every access of a shared one, map
 //   the cache frame read-only (UserAddressSpace+Fault.swift). A private
-//   write gives the mapping its own copy, copied from the cache frame if
-//   the page is mapped, else straight from the file's bytes (Linux reads
-//   the page into the cache first, do_cow_fault -> __do_fault; here the
-//   bytes are in memory already, so a page that is only ever written costs
-//   no cache frame). The cache frame is never written after it is filled.
+//   write gives the mapping its own copy: of the cache frame its leaf
+//   maps (do_wp_page), or, for a page with no leaf yet, straight from the
+//   file's bytes (Linux reads the page into the cache first, do_cow_fault
+//   -> __do_fault; here the bytes are in memory already, so a page that is
+//   only ever written costs no cache frame). The cache frame is never
+//   written after it is filled.
 // - PageCache is the kernel's table of files (Linux's inode cache): the
 //   same bytes always give the same FileContents, so one file has one
 //   cache however many times it is opened, mapped or executed.
