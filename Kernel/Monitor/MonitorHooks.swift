@@ -2,22 +2,24 @@
 // fault outcomes and invariants, so that the VM rewrite changes only this
 // file to show more (backing, may-permissions, offsets, resolved faults).
 //
-// Today: regions have range, protection and kind; resident pages come from
-// the page table; every user page fault kills (no demand paging), so only
-// the SIGSEGV/SIGBUS outcomes are ever counted; `check` runs the frame
-// allocator's self-check and checks each space's page table against its
-// regions (invariants 2 and 3 of UserAddressSpace.swift).
+// Regions show their range, protection, may-protection, kind, backing and
+// offset; resident pages come from the page table; the fault path counts
+// every outcome; `check` runs the frame allocator's self-check and checks
+// each space's page table against its regions (invariants 2 and 3 of
+// UserAddressSpace.swift).
 
 /// One mapping as the monitor shows it.
 struct MonitorRegionView {
     let start: UInt64
     let end: UInt64
     let protection: String
-    /// What mprotect may raise the protection to; "-" until regions keep it.
+    /// What mprotect may raise the protection to (VM_MAY*).
     let mayProtection: String
-    /// What the pages come from; "-" until regions keep it.
+    /// What the pages come from: `anon`, `shmem` (a shared memory
+    /// object), `file` (private file mapping), `shfile` (shared file mapping).
     let backing: String
-    /// Offset in the backing object; nil until regions keep it.
+    /// Byte offset of the first page in the backing object (Linux
+    /// /proc/PID/maps' offset); nil for private anonymous memory.
     let offset: UInt64?
     let kind: String
     let residentPages: Int
@@ -46,10 +48,22 @@ enum MonitorHooks {
         for (index, region) in regions.enumerated() {
             views.append(MonitorRegionView(start: region.start.raw, end: region.end.raw,
                                            protection: MonitorText.protection(region.protection),
-                                           mayProtection: "-", backing: "-", offset: nil,
+                                           mayProtection: MonitorText.protection(region.mayProtection),
+                                           backing: backingName(region.backing),
+                                           offset: region.backing.file == nil && region.backing.isPrivate ? nil : region.pageOffset * pageSize,
                                            kind: MonitorText.kind(region.kind), residentPages: resident[index]))
         }
         return views
+    }
+
+    /// The `vmas` column for `backing`.
+    static func backingName(_ backing: RegionBacking) -> String {
+        switch backing {
+        case .privateAnonymous: return "anon"
+        case .shared: return "shmem"
+        case .privateFile: return "file"
+        case .sharedFile: return "shfile"
+        }
     }
 
     /// Runs every invariant check there is; returns what is wrong (empty: all hold).
@@ -80,7 +94,7 @@ enum MonitorHooks {
 
 /// What a user page fault led to (Linux's VM_FAULT_* outcomes, by name).
 enum FaultOutcome: Int, CaseIterable {
-    case demandZero, zeroPage, copyOnWriteCopy, copyOnWriteReuse, shared, file, spurious, sigsegv, sigbus
+    case demandZero, zeroPage, copyOnWriteCopy, copyOnWriteReuse, shared, file, fileCopy, spurious, sigsegv, sigbus
 
     /// The counter of a fault the fault path resolved.
     init(_ fix: FaultFix) {
@@ -91,6 +105,7 @@ enum FaultOutcome: Int, CaseIterable {
         case .reuse: self = .copyOnWriteReuse
         case .shared: self = .shared
         case .file: self = .file
+        case .fileCopy: self = .fileCopy
         case .spurious: self = .spurious
         }
     }
@@ -103,6 +118,7 @@ enum FaultOutcome: Int, CaseIterable {
         case .copyOnWriteReuse: return "COW reuse"
         case .shared: return "shared"
         case .file: return "file"
+        case .fileCopy: return "file copy"
         case .spurious: return "spurious"
         case .sigsegv: return "SIGSEGV"
         case .sigbus: return "SIGBUS"

@@ -24,6 +24,7 @@ public enum SyscallNumber: UInt64 {
     case wait4 = 61
     case uname = 63
     case getrlimit = 97
+    case sysinfo = 99
     case getppid = 110
     case setrlimit = 160
     case getdents64 = 217
@@ -95,6 +96,14 @@ public enum ProcessABI {
     public static let clockRealtimeCoarse: UInt64 = 5
     public static let clockMonotonicCoarse: UInt64 = 6
     public static let clockBoottime: UInt64 = 7
+    /// struct sysinfo (include/uapi/linux/sysinfo.h, x86-64): byte offsets
+    /// of the fields filled in, and its size.
+    public static let sysinfoSize = 112
+    public static let sysinfoUptime = 0
+    public static let sysinfoTotalRAM = 32
+    public static let sysinfoFreeRAM = 40
+    public static let sysinfoProcs = 80
+    public static let sysinfoMemUnit = 104
     /// struct utsname: six fields of 65 bytes.
     public static let utsnameFieldLength = 65
     public static let utsnameFieldCount = 6

@@ -10,7 +10,8 @@ enum MemorySyscalls {
     }
 
     /// mmap(address, length, protection, flags, fd, offset): private or
-    /// shared anonymous memory, or a private mapping of an archive file.
+    /// shared anonymous memory, or a private or shared mapping of an
+    /// archive file (its page cache: Kernel/Init/FileCache.swift).
     /// Nothing is populated: the fault path fills pages at first touch.
     /// Argument checks in Linux's order (arch sys_mmap, ksys_mmap_pgoff,
     /// do_mmap): the offset's alignment, the fd, the length, the map type.
@@ -44,9 +45,6 @@ enum MemorySyscalls {
         default:
             return .error(.EINVAL)
         }
-        // Every archive file is open read-only: a shared writable mapping
-        // would write the file (Linux: EACCES without FMODE_WRITE).
-        if shared && !anonymous && vmProtection.contains(.write) { return .error(.EACCES) }
         let fixed = flags & (MmapABI.mapFixed | MmapABI.mapFixedNoReplace) != 0
         if fixed {
             guard address % pageSize == 0 else { return .error(.EINVAL) }
@@ -58,12 +56,14 @@ enum MemorySyscalls {
         if flags & MmapABI.mapFixedNoReplace != 0 && overlapsRegion(task, address, pageLength) {
             return .error(.EEXIST)
         }
-        // A read-only shared file mapping sees the same bytes as a private
-        // one (nothing can write an archive file), so it is one.
+        // Every archive file is open read-only, so the VM refuses a shared
+        // writable file mapping with EACCES, after the address checks, as
+        // do_mmap does (UserAddressSpace+Map.swift, restrictToBacking).
         let backing: RegionBacking
         var pageOffset: UInt64? = nil
         if let file {
-            backing = .privateFile(FileContents(bytes: file))
+            let contents = FileCache.file(file)
+            backing = shared ? .sharedFile(contents) : .privateFile(contents)
             pageOffset = offset / pageSize
         } else if shared {
             backing = .shared(SharedMemory(pageCount: pageLength / pageSize, frames: KernelMemory.frames))

@@ -121,6 +121,7 @@ enum Syscalls {
         case .wait4: return ProcessSyscalls.wait4(task, pid: a.int(a.a0), status: a.a1, options: a.intBits(a.a2),
                                                  resourceUsage: a.a3)
         case .uname: return InfoSyscalls.uname(buffer: a.a0)
+        case .sysinfo: return InfoSyscalls.sysinfo(buffer: a.a0)
         case .clockGettime: return InfoSyscalls.clockGettime(clock: a.int(a.a0), buffer: a.a1)
         case .getrlimit: return LimitSyscalls.getrlimit(task, resource: a.unsignedInt(a.a0), buffer: a.a1)
         case .setrlimit: return LimitSyscalls.setrlimit(task, resource: a.unsignedInt(a.a0), buffer: a.a1)

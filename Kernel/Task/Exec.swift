@@ -28,7 +28,7 @@ enum Exec {
         }
         let loaded: LoadedProgram
         do {
-            loaded = try space.loadProgram(file, image: image, strings: strings,
+            loaded = try space.loadProgram(FileCache.file(file), image: image, strings: strings,
                                            random: Entropy.next128(), tlb: KernelMemory.tlb)
         } catch {
             space.tearDown()

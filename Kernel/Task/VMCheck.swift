@@ -59,6 +59,7 @@ enum VMCheck {
                 _ = task.space!.takeTouched()
                 try task.withSpace { space throws(VMInvariantViolation) in try checker.add(space) }
             }
+            checker.add(FileCache.shared)
             try checker.finish(userFrames: KernelMemory.frames.statistics.frames(.user))
         } catch {
             return error

@@ -6,9 +6,7 @@
 // reference counting), so the object and its frames live exactly as long
 // as some mapping does, across fork; its deinit hands the frames back.
 //
-// FileContents is an archive file's bytes (the boot archive is never freed,
-// so the bytes outlive every mapping). It has no page cache yet: a private
-// file mapping copies each page at its first touch.
+// FileContents, an archive file with its page cache, is in PageCache.swift.
 //
 // Design: final classes, not protocol existentials (Embedded Swift allows
 // only class-bound existentials, and the region enum is not generic). The
@@ -71,28 +69,5 @@ public final class SharedMemory {
 
     deinit {
         for (_, frame) in pages { frames.releaseFrame(OwnedFrame(adopting: frame)) }
-    }
-}
-
-/// The bytes of a file that private file mappings copy from.
-public final class FileContents {
-    public let bytes: UnsafeRawBufferPointer
-
-    /// Contract: `bytes` stay valid and unchanged for the object's life.
-    public init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
-
-    /// The file's size in pages, the last one partial (Linux: a page that
-    /// starts at or beyond the end of the file gives SIGBUS).
-    public var pageCount: UInt64 { (UInt64(bytes.count) + pageSize - 1) / pageSize }
-
-    /// Copies page `index` of the file into `destination` (4 KiB, already
-    /// zeroed: bytes past the end of the file stay zero).
-    /// Contract: index < pageCount.
-    public func copyPage(_ index: UInt64, to destination: UnsafeMutableRawPointer) {
-        let start = Int(index * pageSize)
-        let count = Swift.min(Int(pageSize), bytes.count - start)
-        // SAFETY: start < bytes.count (index < pageCount) and count bytes
-        // from there lie inside `bytes`; the destination is one frame.
-        destination.copyMemory(from: bytes.baseAddress! + start, byteCount: count)
     }
 }

@@ -45,8 +45,12 @@ public enum FaultFix: Int, CaseIterable, Sendable {
     case reuse
     /// A page of a shared memory object was mapped.
     case shared
-    /// A page of a private file mapping was copied in.
+    /// A file page's page-cache frame was mapped read-only (a read of a
+    /// private file mapping, any access of a shared one).
     case file
+    /// A write to an untouched page of a private file mapping got its own
+    /// copy of the file's page (Linux do_cow_fault).
+    case fileCopy
     /// The leaf already allowed the access: only the TLB was stale.
     case spurious
 
@@ -58,6 +62,7 @@ public enum FaultFix: Int, CaseIterable, Sendable {
         case .reuse: return "cow reuse"
         case .shared: return "shared"
         case .file: return "file"
+        case .fileCopy: return "file copy"
         case .spurious: return "spurious"
         }
     }

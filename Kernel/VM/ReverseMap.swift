@@ -4,7 +4,9 @@
 // owner identity and a page index (FrameInfo.owner, .index):
 // - a private page: its region's AnonLineage, and region.pageIndex(va);
 //   the lineage lists the spaces that may map it (`members`);
-// - a shared page: its SharedMemory object, and the object's page index.
+// - a shared page: its SharedMemory object, and the object's page index;
+// - a page-cache page: its FileContents, and the file's page index; the
+//   regions mapping the file, private or shared, hold it read-only.
 // A walk visits the candidate spaces and, in each, the regions of that
 // owner whose index range holds the index; the address follows from
 // `region.start + (index - region.pageOffset) * pageSize`, and the leaf
@@ -37,18 +39,20 @@ extension UserAddressSpace {
     }
 
     /// True if the reverse map may lead to this space for a frame of
-    /// `owner`: a member of its lineage, or a mapper of its shared object.
+    /// `owner`: a member of its lineage, or a mapper of its shared object
+    /// or file.
     public func mayMap(owner: UInt64) -> Bool {
         regions.contains { region in
             guard Self.regionIsOwned(region, by: owner) else { return false }
-            return region.lineage.map { $0.members.contains(identity) } ?? true
+            guard let lineage = region.lineage, lineage.identity == owner else { return true }
+            return lineage.members.contains(identity)
         }
     }
 
-    /// True if `region`'s pages record `owner` in the reverse map.
+    /// True if `region`'s pages may record `owner` in the reverse map: its
+    /// lineage (private pages), or the object it maps frames of as they
+    /// are (a shared object, a file's page cache).
     static func regionIsOwned(_ region: Region, by owner: UInt64) -> Bool {
-        if let lineage = region.lineage { return lineage.identity == owner }
-        if case .shared(let object) = region.backing { return object.identity == owner }
-        return false
+        region.lineage?.identity == owner || region.backing.objectIdentity == owner
     }
 }

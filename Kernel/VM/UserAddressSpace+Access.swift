@@ -22,6 +22,16 @@ extension UserAddressSpace {
         }
     }
 
+    /// Zeroes [address, address + count) in this space, faulting each page
+    /// in for writing first, as `write` does (Linux clear_user; the ELF
+    /// loader's padzero). Throws as `write` does.
+    public mutating func zero<TLB: TLBControl>(count: Int, at address: VirtualAddress, tlb: TLB) throws(VMError) {
+        try forEachChunk(at: address, count: count, access: .write, tlb: tlb) { _, pointer, count in
+            // SAFETY: forEachChunk gives `count` bytes of one frame at `pointer`.
+            pointer.initializeMemory(as: UInt8.self, repeating: 0, count: count)
+        }
+    }
+
     /// Fills `buffer` from [address, address + buffer.count) in this space,
     /// faulting pages in for reading. Throws as `write` does.
     public mutating func read<TLB: TLBControl>(into buffer: UnsafeMutableRawBufferPointer, at address: VirtualAddress,
@@ -84,6 +94,9 @@ extension UserAddressSpace {
         }
         let fault = PageFault(address: address, access: access, wasPresent: false, fromUser: false)
         if access == .write && !region.protection.contains(.write) {
+            // Never a region that may not write (a shared file mapping: its
+            // frames are the page cache's).
+            guard region.mayProtection.contains(.write) else { throw .notMapped }
             let forced = region.with(protection: region.protection.union(.write))
             try Self.check(resolve(fault, in: forced, tlb: tlb))
             let page = VirtualAddress(address.raw & ~(pageSize - 1))

@@ -14,15 +14,28 @@
 //    - private anonymous, read or execute: the shared zero page, read-only;
 //    - private anonymous, write: a zeroed frame, marked exclusive;
 //    - shared object: the object's page (allocated at its first touch);
-//    - private file: a copy of the file's page, marked exclusive; a page
-//      wholly past the end of the file is `.beyondEnd` (SIGBUS).
+//    - private file, read or execute (do_read_fault): the file's page-cache
+//      frame (PageCache.swift), read-only, shared with every other mapping
+//      of that page;
+//    - private file, write (do_cow_fault): a private copy of the file's
+//      page, marked exclusive; the cache frame is not touched;
+//    - shared file (do_shared_fault): the page-cache frame, read-only (the
+//      region can never write: Region invariant 3);
+//    - for both file kinds a page wholly past the end of the file is
+//      `.beyondEnd` (SIGBUS); the tail of the last page reads as zero.
 // 4. A read-only leaf in a writable private region, write access (do_wp_page):
 //    - the zero page: replaced by a zeroed frame;
 //    - an exclusive frame, or one whose only reference is this leaf
 //      (wp_can_reuse_anon_folio): reused in place, made writable: nothing
 //      is copied or allocated;
-//    - otherwise: copied into a new exclusive frame that replaces the leaf;
-//      the old reference is dropped after its map count.
+//    - otherwise, and always for a page-cache frame (never written:
+//      Linux's wp_page_copy for a file folio): copied into a new exclusive
+//      frame that replaces the leaf; the old reference is dropped after
+//      its map count.
+// For the RSS counters: leaves of page-cache frames are file pages
+// (Linux MM_FILEPAGES), of a shared object's frames shared memory
+// (MM_SHMEMPAGES), all others anonymous (MM_ANONPAGES), copies of file
+// pages included.
 // 5. The leaf already allows the access: the TLB held a stale entry; the
 //    page is invalidated (`.resolved(.spurious)`).
 // Regions never change here, except that a private region's first fault
@@ -128,12 +141,29 @@ extension UserAddressSpace {
             return .resolved(.shared)
         case .privateFile(let file):
             guard index < file.pageCount else { return .beyondEnd }
+            if access != .write { return try mapCachedPage(&cursor, file, index, protection, frames, memory: memory) }
             guard let frame = frames.allocateFrame(kind: .user) else { return .outOfMemory }
+            // The same bytes as the cache frame's, from the file directly.
             file.copyPage(index, to: memory.pointer(to: frame.address))
             markExclusive(frame.address, region, index: index, frames)
             try cursor.map(frame, protection)
-            return .resolved(.file)
+            return .resolved(.fileCopy)
+        case .sharedFile(let file):
+            guard index < file.pageCount else { return .beyondEnd }
+            return try mapCachedPage(&cursor, file, index, protection, frames, memory: memory)
         }
+    }
+
+    /// Maps page `index` of `file`'s page cache read-only with otherwise
+    /// `protection` (step 3, file reads and shared files).
+    private static func mapCachedPage(_ cursor: inout PageTableCursor<Memory, Frames>, _ file: FileContents,
+                                      _ index: UInt64, _ protection: PageProtection, _ frames: Frames,
+                                      memory: Memory) throws(PagingError) -> FaultResolution {
+        guard let cached = file.cachedPage(index, memory: memory) else { return .outOfMemory }
+        var readOnly = protection
+        readOnly.remove(.write)
+        try cursor.map(frames.shareFrame(at: cached), readOnly)
+        return .resolved(.file)
     }
 
     /// A write to the read-only leaf `leaf` of a region that allows writing (step 4).
@@ -143,12 +173,15 @@ extension UserAddressSpace {
         let protection = region.protection.pageProtection
         let old = leaf.address(at: .pageTable)
         let index = region.pageIndex(of: cursor.position)
-        if !region.backing.isPrivate {
+        if case .shared = region.backing {
             // Shared leaves are installed writable; nothing to copy.
             try cursor.setLeafProtection(protection)
             return .resolved(.shared)
         }
-        if old != frames.zeroFrame
+        // A shared file region never allows writing (Region invariant 3).
+        precondition(region.backing.isPrivate, "a write fault in a shared file region")
+        let isCacheFrame = region.backing.file.map { frames.reverseMapping(of: old).owner == $0.identity } ?? false
+        if old != frames.zeroFrame && !isCacheFrame
             && (frames.flags(of: old).contains(.anonExclusive) || frames.referenceCount(of: old) == 1) {
             // "Ok, we've got the only folio reference from our mapping" (wp_can_reuse_anon_folio).
             markExclusive(old, region, index: index, frames)

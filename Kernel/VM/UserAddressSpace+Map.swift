@@ -1,4 +1,9 @@
 // mmap: adding a region (Linux mm/mmap.c do_mmap, get_unmapped_area).
+//
+// Steps, in Linux's order: the range (fixed, the hint, or a gap), then the
+// new region's setup (NewRegion: the may-permissions the backing allows),
+// then the old mappings under a MAP_FIXED range go, then the commit. A
+// refusal at any step leaves the space unchanged.
 
 /// What to map: the arguments of mmap that matter to the address space.
 public struct MapRequest {
@@ -37,9 +42,12 @@ extension UserAddressSpace {
     /// - otherwise: the hint (rounded up to a page) if the range there is
     ///   free and inside user space, else the highest free range below
     ///   `mmapTop`; `.noSpace` if there is none.
-    /// Throws `.invalidArgument` for a zero length, `.limitExceeded` past
-    /// RLIMIT_AS or RLIMIT_DATA (counting what a fixed request replaces as
-    /// freed, UserAddressSpace+Limits.swift); nothing changes then.
+    /// Throws `.invalidArgument` for a zero length, `.permissionDenied`
+    /// for a writable shared file mapping (the files are read-only),
+    /// `.limitExceeded` past RLIMIT_AS or RLIMIT_DATA (counting what a fixed
+    /// request replaces as freed, UserAddressSpace+Limits.swift), in that
+    /// order (do_mmap's EACCES before mmap_region's may_expand_vm); nothing
+    /// changes then.
     public mutating func map<TLB: TLBControl>(_ request: MapRequest, tlb: TLB) throws(VMError) -> VirtualAddress {
         guard request.length > 0 else { throw .invalidArgument }
         guard let length = Self.pageAlignedUp(request.length) else {
@@ -47,12 +55,25 @@ extension UserAddressSpace {
         }
         let start = request.fixed ? try fixedStart(request.address, length: length)
                                   : try freeStart(hint: request.address, length: length)
-        let region = Region(range: start..<start + length, protection: request.protection, kind: request.kind,
-                            backing: request.backing, pageOffset: request.pageOffset)
-        try checkMapLimits(region)
-        if request.fixed { removeMappings(region.range, tlb: tlb) }
-        commitRegion(region)
+        let range = start..<start + length
+        var region = NewRegion(range: range, request)
+        try Self.restrictToBacking(&region, request.backing)
+        try checkMapLimits(region.shape)
+        if request.fixed { removeMappings(range, tlb: tlb) }
+        region.commit(into: &self)
         return start
+    }
+
+    /// Narrows a new region's may-permissions to what its backing allows
+    /// (the file's part of mmap). A shared mapping of a file opened without
+    /// write access may never write: Linux do_mmap returns EACCES for
+    /// PROT_WRITE and clears VM_MAYWRITE otherwise, so a later
+    /// mprotect(PROT_WRITE) is EACCES too. Every file here is read-only
+    /// (open refuses write access with EROFS), so every shared file
+    /// mapping loses may-write. A private file mapping keeps it: its
+    /// writes are copies (copy-on-write from the page cache).
+    private static func restrictToBacking(_ region: inout NewRegion, _ backing: RegionBacking) throws(VMError) {
+        if case .sharedFile = backing { try region.clearMayWrite() }
     }
 
     /// The start of a MAP_FIXED request. Throws `.invalidArgument` if

@@ -13,15 +13,18 @@ extension UserAddressSpace {
     /// An empty range does nothing (Linux returns 0 for len 0).
     /// Throws, with nothing changed: `.invalidArgument` if the start is not
     /// page aligned; `.notMapped` if any page of the range is in no region
-    /// (Linux: ENOMEM); `.limitExceeded` if private pages turning writable
-    /// do not fit in RLIMIT_DATA (UserAddressSpace+Limits.swift).
+    /// (Linux: ENOMEM); `.permissionDenied` if a region's may-permissions
+    /// forbid `protection` (EACCES; the first refusal in address order wins,
+    /// see UserAddressSpace+Permissions.swift); `.limitExceeded` if private
+    /// pages turning writable do not fit in RLIMIT_DATA
+    /// (UserAddressSpace+Limits.swift).
     public mutating func protect<TLB: TLBControl>(_ range: Range<VirtualAddress>, to protection: VMProtection,
                                                   tlb: TLB) throws(VMError) {
         guard range.lowerBound.isPageAligned else { throw .invalidArgument }
         guard !range.isEmpty else { return }
         guard let end = Self.pageAlignedUp(range.upperBound.raw) else { throw .notMapped }
         let range = range.lowerBound..<VirtualAddress(end)
-        guard regionList.covers(range, where: { _ in true }) else { throw .notMapped }
+        if let refusal = protectionRefusal(range, protection) { throw refusal }
         let old = regionList.pieces(in: range)
         try checkProtectLimits(old, to: protection)
         let pieces = old.map { $0.with(protection: protection) }

@@ -193,7 +193,7 @@ extension UserAddressSpace {
         }
         let destination: VirtualAddress
         if fixed {
-            guard new >= Self.userStart else { throw .permissionDenied }
+            guard new >= Self.userStart else { throw .notPermitted }
             destination = new
         } else {
             destination = try freeStart(hint: new.raw == 0 ? nil : new, length: newLength)

@@ -11,8 +11,9 @@
 // 1. `regions` is sorted by address, its ranges are disjoint, non-empty,
 //    page aligned, inside [userStart, userEnd), and no two neighbours could
 //    be merged (Region.canMerge: adjacent mergeable regions with the same
-//    backing, contiguous page offsets and the same protection are one
-//    region, as Linux's vma_merge makes them). RegionList.swift enforces it.
+//    backing, contiguous page offsets, the same protection, may-protection
+//    and kind are one region, as Linux's vma_merge makes them).
+//    RegionList.swift enforces it; Region.swift has each region's own.
 // 2. Regions are the truth, the page table is a cache of them, filled on
 //    demand by the fault path (UserAddressSpace+Fault.swift), the only code
 //    that creates user leaves (mremap moves existing ones, with their
@@ -30,7 +31,9 @@
 //    marked anonExclusive. A
 //    read-only leaf of a writable private region is copy-on-write: the
 //    zero page, or a frame fork shared, or one fork shared and whose other
-//    sharers have gone (reused in place at the next write).
+//    sharers have gone (reused in place at the next write), or a file's
+//    page-cache frame (never written: a write copies it). Leaves of
+//    shared file regions map page-cache frames, read-only (PageCache.swift).
 // 4. `residentPages` is the number of leaves (zero-page leaves and parked
 //    leaves included: Linux's RSS counts PROT_NONE pages too).
 // 5. `breakStart <= breakEnd`; both are 0 until `setInitialBreak`.
@@ -64,14 +67,16 @@
 // copy_present_pte: private pages shared read-only, shared regions not
 // copied), mremap (mm/mremap.c: page-table entries move, pages are never
 // copied, see UserAddressSpace+Remap.swift), faults (mm/memory.c, see
-// UserAddressSpace+Fault.swift).
+// UserAddressSpace+Fault.swift), file mappings (mm/filemap.c: one
+// page-cache frame per file page, shared by every reader, PageCache.swift),
+// may-permissions (VM_MAY*: do_mmap clears VM_MAYWRITE for a shared
+// mapping of a file opened read-only, mprotect refuses what VM_MAY*
+// forbids with EACCES; NewRegion.swift, UserAddressSpace+Permissions.swift).
 //
 // Known deviations:
 // - `map` refuses a MAP_FIXED range outside [userStart, userEnd) with
 //   invalidArgument; the mmap syscall checks first and returns Linux's
 //   ENOMEM above TASK_SIZE and EPERM below mmap_min_addr.
-// - Image regions are never merged (Linux merges file VMAs with contiguous
-//   offsets), so mprotect back and forth can leave an image split.
 // - No commit accounting (overcommit is unlimited, as with MAP_NORESERVE;
 //   only RLIMIT_AS and RLIMIT_DATA bound what may be mapped): a fault that
 //   finds no frame kills the faulting task (Linux runs the OOM killer,

@@ -22,6 +22,10 @@ public enum VMError: Error, Equatable, Sendable {
     case badAddress
     /// A fixed address below `userStart` (Linux: mmap_min_addr, checked by
     /// security_mmap_addr in get_unmapped_area). EPERM.
+    case notPermitted
+    /// The region's may-permissions forbid the protection asked for: a
+    /// writable shared mapping of a file opened read-only (do_mmap), or
+    /// mprotect past VM_MAY* (do_mprotect_pkey). EACCES.
     case permissionDenied
 
     /// The positive Linux errno for this error.
@@ -30,7 +34,8 @@ public enum VMError: Error, Equatable, Sendable {
         case .outOfMemory, .notMapped, .noSpace, .limitExceeded: return LinuxErrno.noMemory
         case .invalidArgument: return LinuxErrno.invalidArgument
         case .badAddress: return LinuxErrno.badAddress
-        case .permissionDenied: return LinuxErrno.notPermitted
+        case .notPermitted: return LinuxErrno.notPermitted
+        case .permissionDenied: return LinuxErrno.permissionDenied
         }
     }
 
@@ -40,5 +45,6 @@ public enum VMError: Error, Equatable, Sendable {
         public static let noMemory = 12        // ENOMEM
         public static let badAddress = 14      // EFAULT
         public static let invalidArgument = 22 // EINVAL
+        public static let permissionDenied = 13 // EACCES
     }
 }

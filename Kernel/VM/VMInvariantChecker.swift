@@ -24,15 +24,21 @@
 // - reverse map:            a leaf's frame (the zero page aside) records the
 //                           owner and index the reverse map walks from to
 //                           this leaf: its region's lineage (which lists
-//                           this space) or shared object, and the page's
-//                           index (ReverseMap.swift); with the map count
-//                           rule, the walk finds exactly the leaves;
+//                           this space), shared object or file, and the
+//                           page's index (ReverseMap.swift); with the map
+//                           count rule, the walk finds exactly the leaves;
 // - reference count:        refCount == mapCount + other holders (the shared
-//                           object holding the page, the zero page's own);
+//                           object or page cache holding the page, the zero
+//                           page's own);
+// - page cache:             (full check) a cached page lies inside its file
+//                           and its frame records (file, index)
+//                           (PageCache.swift, invariants 1 and 2);
 // - map count:              (full check) mapCount == the leaves mapping it
 //                           in all spaces;
 // - user frames leaked:     (full check) every user frame is mapped by a
-//                           leaf, held by a shared object, or the zero page;
+//                           leaf, held by a shared object or a page cache,
+//                           or the zero page (the caches are those of the
+//                           regions seen, and those `add`ed explicitly);
 // - resident pages:         (full check) residentPages == the space's
 //                           leaves, parked ones included (as Linux's RSS).
 // - resident kind:          an anonymous frame (FrameFlags.anonymous) is
@@ -65,8 +71,20 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
     private var mapped: [UInt64] = []
     /// The shared objects seen so far (each once).
     private var objects: [SharedMemory] = []
+    /// The files (page caches) seen so far (each once).
+    private var files: [FileContents] = []
 
     public init(frames: Frames) { self.frames = frames }
+
+    /// Counts `file`'s cached frames as held (a file no region maps any more).
+    public mutating func add(file: FileContents) {
+        if !files.contains(where: { $0 === file }) { files.append(file) }
+    }
+
+    /// Counts every cache of `cache` as held (the kernel's table of files).
+    public mutating func add(_ cache: PageCache) {
+        for file in cache.files { add(file: file) }
+    }
 
     /// Checks the per-space rules over every leaf of `space` and records its
     /// leaves and objects for `finish`.
@@ -90,6 +108,7 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
             if case .shared(let object) = region.backing, !objects.contains(where: { $0 === object }) {
                 objects.append(object)
             }
+            if let file = region.backing.file { add(file: file) }
         }
         guard leaves == space.residentPages else {
             throw VMInvariantViolation(rule: "resident pages", address: VirtualAddress(UInt64(leaves)),
@@ -123,6 +142,15 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         mapped.sort()
         var held: [UInt64] = []
         for object in objects { for (_, frame) in object.pages { held.append(frame.raw) } }
+        for file in files {
+            for (index, frame) in file.pages {
+                let (owner, recorded) = frames.reverseMapping(of: frame)
+                guard index < file.pageCount, owner == file.identity, recorded == index else {
+                    throw VMInvariantViolation(rule: "page cache", address: VirtualAddress(index), frame: frame)
+                }
+                held.append(frame.raw)
+            }
+        }
         held.sort()
         let zero = frames.zeroFrame.raw
         var distinct = 0
@@ -161,6 +189,7 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         }
         mapped.removeAll()
         objects.removeAll()
+        files.removeAll()
     }
 
     /// The rules that need only what an event touched: the leaves of
@@ -181,9 +210,10 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
             }
             let frame = entry.address(at: .pageTable)
             var holders: UInt32 = frame == zero ? 1 : 0
-            if let region = regionContaining(address, regions), case .shared(let object) = region.backing,
-               object.pages[region.pageIndex(of: address)] == frame {
-                holders += 1
+            if let region = regionContaining(address, regions) {
+                let index = region.pageIndex(of: address)
+                if case .shared(let object) = region.backing, object.pages[index] == frame { holders += 1 }
+                if let file = region.backing.file, file.pages[index] == frame { holders += 1 }
             }
             let mapCount = frames.mapCount(of: frame)
             if mapCount == 0 || frames.referenceCount(of: frame) != mapCount + holders {
@@ -227,7 +257,7 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         }
         if frame != frames.zeroFrame {
             let (owner, index) = frames.reverseMapping(of: frame)
-            let memberOK = region.lineage.map { $0.members.contains(space) } ?? true
+            let memberOK = region.lineage.map { $0.identity != owner || $0.members.contains(space) } ?? true
             guard UserAddressSpace<Memory, Frames>.regionIsOwned(region, by: owner),
                   index == region.pageIndex(of: address), memberOK else {
                 return VMInvariantViolation(rule: "reverse map", address: address, frame: frame)

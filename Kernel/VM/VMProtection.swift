@@ -22,6 +22,8 @@ public struct VMProtection: OptionSet, Equatable, Sendable {
     public static let noAccess: VMProtection = []
     public static let readWrite: VMProtection = [.read, .write]
     public static let readExecute: VMProtection = [.read, .execute]
+    /// Every access: a new region's may-protection (VM_MAYREAD|VM_MAYWRITE|VM_MAYEXEC).
+    public static let all: VMProtection = [.read, .write, .execute]
 
     /// Linux's PROT_* bits (include/uapi/asm-generic/mman-common.h).
     public enum LinuxBits {

@@ -214,7 +214,7 @@ final class ForgetfulTLB: TLBControl {
         let fileBytes = (0..<Int(pageSize + pageSize / 2)).map { UInt8(truncatingIfNeeded: $0 * 7 + 1) }
         try fileBytes.withUnsafeBytes { bytes in
             try withSpace { space, kernel, machine in
-                let file = FileContents(bytes: bytes)
+                let file = FileContents(bytes: bytes, frames: machine.frames)
                 #expect(file.pageCount == 2)
                 _ = try space.map(MapRequest(address: VirtualAddress(Self.page(0)), length: 3 * pageSize,
                                              protection: .readWrite, fixed: true, backing: .privateFile(file),

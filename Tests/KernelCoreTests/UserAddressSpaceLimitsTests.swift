@@ -136,14 +136,17 @@ extension UserAddressSpace {
             try withSpace { space, _, machine in
                 _ = try space.map(MapRequest(address: VirtualAddress(Self.page(0)), length: 2 * pageSize,
                                              protection: .readWrite, fixed: true,
-                                             backing: .privateFile(FileContents(bytes: file)), pageOffset: 0),
+                                             backing: .privateFile(FileContents(bytes: file, frames: machine.frames)),
+                                             pageOffset: 0),
                                   tlb: machine.mmu)
+                // A read maps the page-cache frame (file RSS); a write, a
+                // private copy (anonymous RSS, Linux MM_ANONPAGES).
                 _ = space.userLoad(machine, Self.page(0))
-                // A private copy today (anonymous); a page-cache frame once
-                // there is one (file): one resident page either way.
-                #expect(space.counters.anonymousPages + space.counters.filePages == 1)
+                #expect(space.counters.filePages == 1 && space.counters.anonymousPages == 0)
                 space.userStore(machine, 7, at: Self.page(1))
-                #expect(space.counters.anonymousPages + space.counters.filePages == 2)
+                #expect(space.counters.filePages == 1 && space.counters.anonymousPages == 1)
+                space.userStore(machine, 8, at: Self.page(0))
+                #expect(space.counters.filePages == 0 && space.counters.anonymousPages == 2, "the copy replaced the cache page")
                 #expect(space.counters.sharedPages == 0 && space.counters.dataPages == 2)
             }
         }

@@ -1,5 +1,5 @@
 // Multi-process model tests of the VM (Support/ProcessWorld.swift): fork,
-// exit, map (private and shared), unmap, protect, user reads and writes
+// exit, map (private and shared, anonymous and files), unmap, protect, user reads and writes
 // and kernel-side writes over a few pages and two or three processes,
 // checked against the model and the VMInvariantChecker after every step.
 // - randomized: long random runs from fixed seeds, a window straddling a
@@ -45,7 +45,12 @@ import FakeMMU
                 let process = Int(random.next() % UInt64(world.processes.count))
                 switch random.next() % 20 {
                 case 0: world.mapPrivate(process, anyRange(), Self.protections[Int(random.next() % 5)])
-                case 1: world.mapShared(process, anyRange(), random.next() % 3 == 0 ? .read : .readWrite)
+                case 1 where random.next() % 2 == 0:
+                    world.mapShared(process, anyRange(), random.next() % 3 == 0 ? .read : .readWrite)
+                case 1:
+                    world.mapFile(process, anyRange(), Self.protections[Int(random.next() % 5)],
+                                  file: Int(random.next() % 2), offset: random.next() % (ProcessWorld.filePages - 4),
+                                  shared: random.next() % 2 == 0)
                 case 2: world.unmap(process, anyRange())
                 case 3, 4: world.protect(process, anyRange(), Self.protections[Int(random.next() % 5)])
                 case 5, 6:

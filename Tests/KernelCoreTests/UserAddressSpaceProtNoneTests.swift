@@ -276,7 +276,8 @@ import FakeMMU
         try fileBytes.withUnsafeBytes { bytes in
             try withSpace { space, _, machine in
                 _ = try space.map(MapRequest(address: VirtualAddress(Self.base), length: pageSize, protection: .readWrite,
-                                             fixed: true, backing: .privateFile(FileContents(bytes: bytes)), pageOffset: 0),
+                                             fixed: true, backing: .privateFile(FileContents(bytes: bytes, frames: machine.frames)),
+                                             pageOffset: 0),
                                   tlb: machine.mmu)
                 space.userStore(machine, 0x2222, at: Self.base)
                 try space.protect(Self.pages(0..<1), to: .noAccess, tlb: machine.mmu)

@@ -304,7 +304,7 @@ import FakeMMU
             fails(.noSpace, Self.page(0), 4 * page, 5 * page, [], 0, "blocked without MAYMOVE")
             fails(.noSpace, Self.page(0), 4 * page, TestSpace.userEnd.raw - Self.page(0), Self.mayMove, 0,
                   "no free range that large")
-            fails(.permissionDenied, Self.page(0), page, page, Self.fixed, 0x1000, "FIXED below userStart")
+            fails(.notPermitted, Self.page(0), page, page, Self.fixed, 0x1000, "FIXED below userStart")
             Self.check(space, machine, "after the errors")
         }
     }

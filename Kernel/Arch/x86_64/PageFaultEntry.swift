@@ -29,13 +29,20 @@ enum PageFaultEntry {
     }
 
     /// Resolves `fault` in the current task's space, or nil if there is no
-    /// user task or the address is not a user address. Counts a resolved
+    /// user task or the address is not a user address. Out of frames, it
+    /// reclaims the page cache's unmapped pages and tries once more. Counts a resolved
     /// fault (the monitor's `faults`, `trace on faults`) and runs the
     /// invariant checker on what it touched.
     static func resolve(_ fault: PageFault) -> FaultResolution? {
         guard fault.address.raw < UserMemoryLayout.userEnd.raw, let task = Scheduler.current,
               task.space != nil else { return nil }
-        let resolution = task.space!.resolve(fault, tlb: KernelMemory.tlb)
+
+        var resolution = task.space!.resolve(fault, tlb: KernelMemory.tlb)
+        if resolution == .outOfMemory && FileCache.shared.reclaim() > 0 {
+            // No free frame: the page cache's unmapped pages go first, as
+            // Linux reclaims clean page cache before it calls the OOM killer.
+            resolution = task.space!.resolve(fault, tlb: KernelMemory.tlb)
+        }
         if case .resolved(let fix) = resolution {
             FaultStatistics.record(FaultOutcome(fix), task: task, address: fault.address.raw, errorCode: 0, rip: 0)
             VMCheck.afterEvent(task)

@@ -12,7 +12,11 @@
 // pages in), and runs the VMInvariantChecker over every live space.
 //
 // Model rules (Linux's):
-// - an untouched or discarded private page reads as zero;
+// - an untouched or discarded private page reads as zero, or as its file
+//   page's word for a private file mapping (`initial`);
+// - a shared file page always reads as the file's word: it can never be
+//   made writable (may-write is cleared: mmap and mprotect with write are
+//   EACCES, and the kernel cannot force a write either);
 // - fork copies the model (private words by value, shared pages by reference);
 // - mprotect(PROT_NONE) keeps every page (private ones parked in their
 //   leaves, issue [5]); `check` reads them there too.
@@ -28,10 +32,16 @@ final class ProcessWorld {
         var value: UInt64 = 0
         /// A shared object's page instead: (object, page index).
         var shared: (object: Int, index: UInt64)? = nil
+        /// What the page reads as when untouched or discarded: 0, or the
+        /// file's word for a file mapping.
+        var initial: UInt64 = 0
+        /// A page of a shared file mapping: always `value`, never writable.
+        var sharedFile = false
 
         static func == (a: Page, b: Page) -> Bool {
             a.protection == b.protection && a.value == b.value
                 && a.shared?.object == b.shared?.object && a.shared?.index == b.shared?.index
+                && a.initial == b.initial && a.sharedFile == b.sharedFile
         }
     }
 
@@ -42,10 +52,17 @@ final class ProcessWorld {
     var objects: [[UInt64: UInt64]] = []
     let baseline: Int
     var log: [String] = []
+    /// Two files the processes may map (made once: the exhaustive test
+    /// builds thousands of worlds), each world with its own page caches.
+    static let filePages: UInt64 = 16
+    nonisolated(unsafe) static let fileBytes = [TestFile(patternedBytes: Int(filePages * pageSize)),
+                     TestFile((0..<Int(filePages * pageSize)).map { UInt8(truncatingIfNeeded: $0 * 13 + 5) })]
+    let files: [FileContents]
 
     init(machine: PagingMachine, kernel: SpaceBoxKernel) throws {
         self.machine = machine
         self.kernel = kernel
+        files = Self.fileBytes.map { FileContents(bytes: $0.bytes, frames: machine.frames) }
         baseline = machine.frames.allocatedFrameCount
         processes = [SpaceBox(try TestSpace(sharingKernelHalfOf: kernel.table))]
         models = [[:]]
@@ -91,6 +108,28 @@ final class ProcessWorld {
         }
     }
 
+    /// MAP_FIXED of `file` from file page `offset`, private or shared.
+    /// A shared mapping with write is EACCES and changes nothing.
+    func mapFile(_ process: Int, _ pages: Range<UInt64>, _ protection: VMProtection, file: Int, offset: UInt64,
+                 shared: Bool) {
+        log.append("p\(process).mapFile(\(pages), \(protection.rawValue), f\(file)@\(offset)\(shared ? " shared" : ""))")
+        let contents = files[file]
+        do throws(VMError) {
+            _ = try processes[process].space!.map(
+                MapRequest(address: VirtualAddress(Self.address(pages.lowerBound)),
+                           length: Self.address(UInt64(pages.count)), protection: protection, fixed: true,
+                           backing: shared ? .sharedFile(contents) : .privateFile(contents), pageOffset: offset),
+                tlb: machine.mmu)
+            #expect(!shared || !protection.contains(.write), "\(context): a writable shared file mapping succeeded")
+            for (i, page) in pages.enumerated() {
+                let word = Self.fileBytes[file].word(Int((offset + UInt64(i)) * pageSize))
+                models[process][page] = Page(protection: protection, value: word, initial: word, sharedFile: shared)
+            }
+        } catch {
+            #expect(error == .permissionDenied && shared && protection.contains(.write), "\(context): \(error)")
+        }
+    }
+
     func unmap(_ process: Int, _ pages: Range<UInt64>) {
         log.append("p\(process).unmap(\(pages))")
         do throws(VMError) {
@@ -105,14 +144,21 @@ final class ProcessWorld {
     func protect(_ process: Int, _ pages: Range<UInt64>, _ protection: VMProtection) {
         log.append("p\(process).protect(\(pages), \(protection.rawValue))")
         let covered = pages.allSatisfy { models[process][$0] != nil }
+        // The first refusal in address order: a hole (ENOMEM) or a shared
+        // file page that may not get `protection` (EACCES).
+        var refusal: VMError? = nil
+        for page in pages {
+            guard let model = models[process][page] else { refusal = .notMapped; break }
+            if model.sharedFile && protection.contains(.write) { refusal = .permissionDenied; break }
+        }
         do throws(VMError) {
             try processes[process].space!.protect(VirtualAddress(Self.address(pages.lowerBound))
                                                   ..< VirtualAddress(Self.address(pages.upperBound)),
                                                   to: protection, tlb: machine.mmu)
-            #expect(covered, "\(context): protect of an unmapped page succeeded")
+            #expect(refusal == nil, "\(context): protect should have been refused: \(String(describing: refusal))")
             for page in pages { models[process][page]!.protection = protection }
         } catch {
-            #expect(error == .notMapped && !covered, "\(context): \(error)")
+            #expect(error == refusal && (error != .notMapped || !covered), "\(context): \(error)")
         }
     }
 
@@ -150,12 +196,14 @@ final class ProcessWorld {
         log.append("p\(process).kernelWrite(\(page), \(value))")
         let expected = models[process][page]
         if let expected, expected.shared != nil, !expected.protection.contains(.write) { return }
+        // A shared file mapping refuses even a forced write (no may-write).
+        let writable = expected.map { $0.protection.allowsAccess && !$0.sharedFile } ?? false
         do throws(VMError) {
             try processes[process].space!.kernelStore(machine, value, at: Self.address(page))
-            #expect(expected?.protection.allowsAccess == true, "\(context): kernel write succeeded")
+            #expect(writable, "\(context): kernel write succeeded")
             store(value, process, page)
         } catch {
-            #expect(error == .notMapped && expected?.protection.allowsAccess != true, "\(context): \(error)")
+            #expect(error == .notMapped && !writable, "\(context): \(error)")
         }
     }
 
@@ -179,9 +227,14 @@ final class ProcessWorld {
         models.remove(at: process)
     }
 
-    /// Tears every process down; requires every frame back.
+    /// Tears every process down, drops the page caches (no mapping is left,
+    /// so every cached page goes); requires every frame back.
     func finish() {
         while !processes.isEmpty { exit(processes.count - 1) }
+        for file in files {
+            let cached = file.pages.count
+            #expect(file.dropUnmappedPages() == cached, "\(context): a cached page still mapped after every exit")
+        }
         machine.mmu.cr3 = kernel.table.root
         #expect(machine.frames.allocatedFrameCount == baseline, "\(context): every frame came back")
         #expect(machine.mmu.staleReports.isEmpty, "\(context): \(machine.mmu.staleReports)")
@@ -208,6 +261,7 @@ final class ProcessWorld {
         for (process, box) in processes.enumerated() { check(box.space!, process, window) }
         checkInvariants(machine, context) { checker throws(VMInvariantViolation) in
             for box in processes { try checker.add(box.space!) }
+            for file in files { checker.add(file: file) }
         }
     }
 
@@ -234,6 +288,9 @@ final class ProcessWorld {
         }
         if case .shared(let object) = region.backing, let frame = object.pages[region.pageIndex(of: address)] {
             return machine.memory.pointer(to: frame).load(as: UInt64.self)
+        }
+        if let file = region.backing.file {
+            return file.bytes.loadUnaligned(fromByteOffset: Int(region.pageIndex(of: address) * pageSize), as: UInt64.self)
         }
         return 0
     }
