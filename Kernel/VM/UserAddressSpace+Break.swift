@@ -18,7 +18,9 @@ extension UserAddressSpace {
     /// Moves the break to `requested` and returns the new break, or returns
     /// the current one unchanged when refused: below `breakStart` (this
     /// includes brk(0), the query), above `userEnd`, before
-    /// `setInitialBreak`, or growing into another region.
+    /// `setInitialBreak`, growing into another region, or a change that
+    /// would leave more than RegionList.maxCount regions (Linux brk checks
+    /// map_count in do_brk_flags).
     /// Growing adds read-write heap for [pageUp(old), pageUp(new)), filled
     /// with zeroed pages on demand;
     /// shrinking unmaps [pageUp(new), pageUp(old)) (whatever is mapped
@@ -32,9 +34,11 @@ extension UserAddressSpace {
         let newTop = VirtualAddress(Self.pageAlignedUp(requested.raw)!)
         if newTop > oldTop {
             let growth = oldTop..<newTop
-            guard regionList.isFree(growth) else { return breakEnd }
-            regionList.insert(Region(range: growth, protection: .readWrite, kind: .heap))
+            let heap = Region(range: growth, protection: .readWrite, kind: .heap)
+            guard regionList.isFree(growth), regionList.fits(placing: [heap], over: growth) else { return breakEnd }
+            regionList.insert(heap)
         } else if newTop < oldTop {
+            guard regionList.fits(placing: [], over: newTop..<oldTop) else { return breakEnd }
             removeMappings(newTop..<oldTop, tlb: tlb)
         }
         breakEnd = requested

@@ -37,7 +37,9 @@ extension UserAddressSpace {
     /// - otherwise: the hint (rounded up to a page) if the range there is
     ///   free and inside user space, else the highest free range below
     ///   `mmapTop`; `.noSpace` if there is none.
-    /// Throws `.invalidArgument` for a zero length; nothing changes then.
+    /// Throws, with nothing changed: `.invalidArgument` for a zero length;
+    /// `.tooManyRegions` if the result would have more than
+    /// RegionList.maxCount regions (Linux do_mmap: ENOMEM).
     public mutating func map<TLB: TLBControl>(_ request: MapRequest, tlb: TLB) throws(VMError) -> VirtualAddress {
         guard request.length > 0 else { throw .invalidArgument }
         guard let length = Self.pageAlignedUp(request.length) else {
@@ -46,9 +48,11 @@ extension UserAddressSpace {
         let start = request.fixed ? try fixedStart(request.address, length: length)
                                   : try freeStart(hint: request.address, length: length)
         let range = start..<start + length
+        let region = Region(range: range, protection: request.protection, kind: request.kind,
+                            backing: request.backing, pageOffset: request.pageOffset)
+        guard regionList.fits(placing: [region], over: range) else { throw .tooManyRegions }
         if request.fixed { removeMappings(range, tlb: tlb) }
-        regionList.insert(Region(range: range, protection: request.protection, kind: request.kind,
-                                 backing: request.backing, pageOffset: request.pageOffset))
+        regionList.insert(region)
         return start
     }
 

@@ -9,7 +9,8 @@ extension UserAddressSpace {
     /// An empty range does nothing (Linux returns 0 for len 0).
     /// Throws, with nothing changed: `.invalidArgument` if the start is not
     /// page aligned; `.notMapped` if any page of the range is in no region
-    /// (Linux: ENOMEM).
+    /// (Linux: ENOMEM); `.tooManyRegions` if the splits would leave more
+    /// than RegionList.maxCount regions (Linux split_vma: ENOMEM).
     public mutating func protect<TLB: TLBControl>(_ range: Range<VirtualAddress>, to protection: VMProtection,
                                                   tlb: TLB) throws(VMError) {
         guard range.lowerBound.isPageAligned else { throw .invalidArgument }
@@ -18,6 +19,7 @@ extension UserAddressSpace {
         let range = range.lowerBound..<VirtualAddress(end)
         guard regionList.covers(range, where: { _ in true }) else { throw .notMapped }
         let pieces = regionList.pieces(in: range).map { $0.with(protection: protection) }
+        guard regionList.fits(placing: pieces, over: range) else { throw .tooManyRegions }
         if protection.allowsAccess {
             reprotectPages(pieces, tlb: tlb)
         } else {

@@ -12,7 +12,11 @@
 //    page aligned, inside [userStart, userEnd), and no two neighbours could
 //    be merged (Region.canMerge: adjacent mergeable regions with the same
 //    backing, contiguous page offsets and the same protection are one
-//    region, as Linux's vma_merge makes them). RegionList.swift enforces it.
+//    region, as Linux's vma_merge makes them), and there are at most
+//    RegionList.maxCount (65530, Linux's vm.max_map_count) of them: an
+//    operation that would leave more fails with `.tooManyRegions` (ENOMEM)
+//    before it changes anything. RegionList.swift enforces it, over an
+//    O(log n) index (RegionTree.swift).
 // 2. Regions are the truth, the page table is a cache of them, filled on
 //    demand by the fault path (UserAddressSpace+Fault.swift), the only code
 //    that creates user leaves. Every leaf is a 4 KiB user leaf inside a
@@ -111,8 +115,10 @@ public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~
     /// invariant checker re-examines after a syscall or fault.
     public internal(set) var touched: Range<VirtualAddress>? = nil
 
-    /// The regions, sorted by address.
+    /// The regions, sorted by address. O(n): a copy out of the index.
     public var regions: [Region] { regionList.regions }
+    /// The number of regions (Linux mm->map_count). O(1).
+    public var regionCount: Int { regionList.count }
 
     public static var userStart: VirtualAddress { UserMemoryLayout.userStart }
     public static var userEnd: VirtualAddress { UserMemoryLayout.userEnd }

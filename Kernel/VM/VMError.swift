@@ -14,11 +14,15 @@ public enum VMError: Error, Equatable, Sendable {
     case notMapped
     /// No free range of the requested length is left. ENOMEM.
     case noSpace
+    /// The operation would leave more regions than RegionList.maxCount
+    /// (Linux vm.max_map_count: do_mmap, split_vma, brk). ENOMEM, with
+    /// nothing changed.
+    case tooManyRegions
 
     /// The positive Linux errno for this error.
     public var errno: Int {
         switch self {
-        case .outOfMemory, .notMapped, .noSpace: return LinuxErrno.noMemory
+        case .outOfMemory, .notMapped, .noSpace, .tooManyRegions: return LinuxErrno.noMemory
         case .invalidArgument: return LinuxErrno.invalidArgument
         }
     }
