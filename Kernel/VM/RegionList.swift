@@ -27,6 +27,15 @@ public struct RegionList {
 
     public init() {}
 
+    /// A list of `regions`, built in O(n). Contract: they satisfy 1-3.
+    init(_ regions: [Region]) {
+        tree = RegionTree(regions)
+    }
+
+    /// The index's node slots, live or vacant (tests: invariant 4 of
+    /// RegionTree.swift keeps them O(count)).
+    var indexSlots: Int { tree.slots }
+
     /// The regions in address order. O(n): for tests, fork, the checker
     /// and the monitor, not for the paths a syscall takes per region.
     public var regions: [Region] { tree.regions }
@@ -83,8 +92,14 @@ public struct RegionList {
     /// mprotect that splits and then merges may fail there and pass here).
     /// Contract: as for `replace`, except that `range` need not be covered.
     public func fits(placing pieces: [Region], over range: Range<VirtualAddress>) -> Bool {
+        count(afterPlacing: pieces, over: range) <= Self.maxCount
+    }
+
+    /// The number of regions placing `pieces` over `range` would leave.
+    func count(afterPlacing pieces: [Region], over range: Range<VirtualAddress>) -> Int {
+        guard !range.isEmpty else { return count }
         let placement = self.placement(of: pieces, over: range)
-        return count - placement.removed + placement.regions.count <= Self.maxCount
+        return count - placement.removed + placement.regions.count
     }
 
     // MARK: Changes
@@ -113,8 +128,9 @@ public struct RegionList {
     /// Contract: nothing overlaps `region.range` (`isFree`), and
     /// `fits(placing: [region], over: region.range)`.
     public mutating func insert(_ region: Region) {
-        precondition(isFree(region.range), "inserted region overlaps")
-        place(placement(of: [region], over: region.range), limit: Self.maxCount)
+        let placement = placement(of: [region], over: region.range)
+        precondition(placement.overlapping == 0, "inserted region overlaps")
+        place(placement, limit: Self.maxCount)
     }
 
     /// Gives the region containing `address` the lineage `lineage` (the
@@ -161,6 +177,8 @@ public struct RegionList {
         var starts: Range<UInt64>
         var removed: Int
         var regions: [Region]
+        /// How many of the removed regions overlap the range.
+        var overlapping: Int
     }
 
     /// What placing `pieces` over `range` does: the regions overlapping
@@ -182,13 +200,19 @@ public struct RegionList {
             if region.end.raw > high { above = region.with(range: range.upperBound..<region.end) }
             return true
         }
-        if below == nil, low > 0, let neighbour = tree.region(containing: low - 1) {
+        // A neighbour that only touches the range is taken in if it can
+        // merge with the piece beside it (a merge among the pieces can only
+        // make a merge with the neighbour less possible, never more).
+        let overlapping = removed
+        if below == nil, low > 0, let first = pieces.first, let neighbour = tree.region(containing: low - 1),
+           neighbour.canMerge(with: first) {
             // It ends at `low`: anything reaching further overlapped.
             below = neighbour
             starts = neighbour.start.raw..<starts.upperBound
             removed += 1
         }
-        if above == nil, let neighbour = tree.region(containing: high) {
+        if above == nil, let last = pieces.last, let neighbour = tree.region(containing: high),
+           last.canMerge(with: neighbour) {
             // It starts at `high`, for the same reason.
             above = neighbour
             starts = starts.lowerBound..<high + 1
@@ -206,7 +230,7 @@ public struct RegionList {
         if let below { append(below) }
         for piece in pieces { append(piece) }
         if let above { append(above) }
-        return Placement(starts: starts, removed: removed, regions: merged)
+        return Placement(starts: starts, removed: removed, regions: merged, overlapping: overlapping)
     }
 
     /// Applies `placement`; traps if it would leave more than `limit` regions.

@@ -12,7 +12,7 @@
 // 2. AVL balance: the heights of a node's two subtrees differ by at most 1;
 //    `height` is 1 + the taller child's (an empty tree has height 0), so a
 //    tree of n regions is at most 1.44 log2(n + 2) deep.
-// 3. Subtree data: `lowest` is the start of the subtree's first region,
+// 3. `start` and `end` are the node's region's bounds. Subtree data: `lowest` is the start of the subtree's first region,
 //    `highest` the end of its last, and `widestGap` the largest distance
 //    between the end of one of its regions and the start of the next (0 for
 //    a single region). These are functions of the subtree alone, so a
@@ -29,7 +29,9 @@
 // by k' O(log n + k + k'): it splits the tree at both ends of the range,
 // frees the middle, builds the new regions into a balanced subtree and
 // joins the three (Blelloch, Ferizovic & Sun, "Just Join for Parallel
-// Ordered Sets", 2016). It never rebalances region by region.
+// Ordered Sets", 2016), never rebalancing region by region. Only when
+// k + k' is at most `smallChange` (one mmap, munmap, merge or split) does
+// it take one AVL descent per region instead, which costs less.
 //
 // Value semantics: the node array is copy-on-write, so a copy (fork's) is
 // O(1) until one side changes, then one O(n) copy. Recursion depth is the
@@ -40,6 +42,10 @@ struct RegionTree {
     /// One region and its subtree's data (invariants 2 and 3).
     struct Node {
         var region: Region
+        /// The region's bounds, kept beside it so that a descent reads two
+        /// words per node and never copies (retains) the region.
+        var start: UInt64
+        var end: UInt64
         var left: Int32
         var right: Int32
         var height: Int32
@@ -55,6 +61,9 @@ struct RegionTree {
     private static let none: Int32 = -1
     /// Below this many slots the array is never compacted.
     private static let compactionFloor = 64
+    /// Up to this many regions removed plus added, `replace` changes them
+    /// one descent each rather than by splitting and joining.
+    private static let smallChange = 4
 
     private var nodes: [Node] = []
     private var root: Int32 = none
@@ -62,6 +71,8 @@ struct RegionTree {
     private var vacant: Int32 = none
     /// The number of regions (invariant 4).
     private(set) var count = 0
+    /// The node slots, live or vacant (invariant 4).
+    var slots: Int { nodes.count }
 
     init() {}
 
@@ -86,13 +97,12 @@ struct RegionTree {
     func region(containing address: UInt64) -> Region? {
         var node = root
         while node != Self.none {
-            let region = nodes[Int(node)].region
-            if address < region.start.raw {
+            if address < nodes[Int(node)].start {
                 node = nodes[Int(node)].left
-            } else if address >= region.end.raw {
+            } else if address >= nodes[Int(node)].end {
                 node = nodes[Int(node)].right
             } else {
-                return region
+                return nodes[Int(node)].region
             }
         }
         return nil
@@ -104,7 +114,7 @@ struct RegionTree {
         var node = root
         var found = Self.none
         while node != Self.none {
-            if nodes[Int(node)].region.end.raw > address {
+            if nodes[Int(node)].end > address {
                 found = node
                 node = nodes[Int(node)].left
             } else {
@@ -119,7 +129,7 @@ struct RegionTree {
         var node = root
         var found = Self.none
         while node != Self.none {
-            if nodes[Int(node)].region.start.raw < address {
+            if nodes[Int(node)].start < address {
                 found = node
                 node = nodes[Int(node)].right
             } else {
@@ -140,7 +150,7 @@ struct RegionTree {
         guard node != Self.none, nodes[Int(node)].highest > address else { return true }
         // Regions are sorted and disjoint, so ends grow in order too: if
         // this one ends at or below `address`, so does its left subtree.
-        if nodes[Int(node)].region.end.raw > address {
+        if nodes[Int(node)].end > address {
             guard visit(nodes[Int(node)].left, endingAbove: address, body),
                   body(nodes[Int(node)].region) else { return false }
         }
@@ -171,7 +181,7 @@ struct RegionTree {
         let spanStart = Swift.max(nodes[i].lowest, bounds.lowerBound)
         guard spanStart < spanEnd, spanEnd - spanStart >= length else { return nil }
         let left = nodes[i].left, right = nodes[i].right
-        let start = nodes[i].region.start.raw, end = nodes[i].region.end.raw
+        let start = nodes[i].start, end = nodes[i].end
         // Highest first: inside the right subtree, between this region and
         // the right subtree, between the left subtree and this region,
         // inside the left subtree.
@@ -204,6 +214,73 @@ struct RegionTree {
     /// `starts`, and overlap none of the regions that stay.
     @discardableResult
     mutating func replace(startingIn starts: Range<UInt64>, with regions: [Region]) -> Int {
+        var old = FewStarts()
+        var many = regions.count > Self.smallChange
+        if !many {
+            _ = visit(root, startingIn: starts) { start in
+                many = old.count + regions.count >= Self.smallChange
+                if !many { old.append(start) }
+                return !many
+            }
+        }
+        if many {
+            return splice(startingIn: starts, with: regions)
+        }
+        change(removing: old, adding: regions)
+        return old.count
+    }
+
+    /// Up to `smallChange` starts, without allocating.
+    private struct FewStarts {
+        private var values: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        private(set) var count = 0
+
+        mutating func append(_ value: UInt64) {
+            switch count {
+            case 0: values.0 = value
+            case 1: values.1 = value
+            case 2: values.2 = value
+            default: values.3 = value
+            }
+            count += 1
+        }
+
+        subscript(index: Int) -> UInt64 {
+            switch index {
+            case 0: return values.0
+            case 1: return values.1
+            case 2: return values.2
+            default: return values.3
+            }
+        }
+
+        func contains(_ value: UInt64) -> Bool {
+            for index in 0..<count where self[index] == value { return true }
+            return false
+        }
+    }
+
+    /// `replace` for a few regions: each old one whose start a new one
+    /// keeps is changed in place, the others are removed, then the rest of
+    /// the new ones inserted, each a descent of O(log n) (cheaper than two
+    /// splits and two joins for the usual mmap, munmap or merge).
+    private mutating func change(removing old: FewStarts, adding regions: [Region]) {
+        for index in 0..<old.count where !regions.contains(where: { $0.start.raw == old[index] }) {
+            root = remove(old[index], from: root)
+        }
+        for region in regions where old.contains(region.start.raw) {
+            replaceInPlace(region, in: root)
+        }
+        for region in regions where !old.contains(region.start.raw) {
+            root = insert(allocate(region), into: root)
+        }
+        count += regions.count - old.count
+        if nodes.count > Self.compactionFloor && count < nodes.count / 4 { compact() }
+    }
+
+    /// `replace` in general: two splits, the middle freed, the new regions
+    /// built balanced, two joins.
+    private mutating func splice(startingIn starts: Range<UInt64>, with regions: [Region]) -> Int {
         let (below, rest) = split(root, at: starts.lowerBound)
         let (middle, above) = split(rest, at: starts.upperBound)
         let removed = release(middle)
@@ -217,15 +294,28 @@ struct RegionTree {
         return removed
     }
 
+    /// Calls `body` with the start of each region starting in `starts`, in
+    /// order, until it returns false.
+    private func visit(_ node: Int32, startingIn starts: Range<UInt64>, _ body: (UInt64) -> Bool) -> Bool {
+        guard node != Self.none else { return true }
+        let start = nodes[Int(node)].start
+        if start >= starts.lowerBound {
+            guard visit(nodes[Int(node)].left, startingIn: starts, body) else { return false }
+            guard start < starts.upperBound else { return false }
+            guard body(start) else { return false }
+        }
+        return visit(nodes[Int(node)].right, startingIn: starts, body)
+    }
+
     /// Changes the region containing `address` in place with `change`,
     /// which must keep its range. Returns false if no region contains it.
     mutating func update(containing address: UInt64, _ change: (inout Region) -> Void) -> Bool {
         var node = root
         while node != Self.none {
             let i = Int(node)
-            if address < nodes[i].region.start.raw {
+            if address < nodes[i].start {
                 node = nodes[i].left
-            } else if address >= nodes[i].region.end.raw {
+            } else if address >= nodes[i].end {
                 node = nodes[i].right
             } else {
                 let range = nodes[i].region.range
@@ -248,7 +338,8 @@ struct RegionTree {
 
     /// A detached node holding `region`.
     private mutating func allocate(_ region: Region) -> Int32 {
-        let node = Node(region: region, left: Self.none, right: Self.none, height: 1,
+        let node = Node(region: region, start: region.start.raw, end: region.end.raw,
+                        left: Self.none, right: Self.none, height: 1,
                         lowest: region.start.raw, highest: region.end.raw, widestGap: 0)
         if vacant != Self.none {
             let slot = vacant
@@ -265,11 +356,16 @@ struct RegionTree {
     private mutating func release(_ node: Int32) -> Int {
         guard node != Self.none else { return 0 }
         let freed = release(nodes[Int(node)].left) + release(nodes[Int(node)].right) + 1
+        vacate(node)
+        return freed
+    }
+
+    /// Puts `node` on the vacant chain, dropping its region's references.
+    private mutating func vacate(_ node: Int32) {
         nodes[Int(node)].region = Self.placeholder
         nodes[Int(node)].right = Self.none
         nodes[Int(node)].left = vacant
         vacant = node
-        return freed
     }
 
     /// Rebuilds the array with exactly the live nodes, balanced.
@@ -306,17 +402,17 @@ struct RegionTree {
     private mutating func refresh(_ node: Int32) {
         let i = Int(node)
         let left = nodes[i].left, right = nodes[i].right
-        var lowest = nodes[i].region.start.raw, highest = nodes[i].region.end.raw
+        var lowest = nodes[i].start, highest = nodes[i].end
         var gap: UInt64 = 0
         if left != Self.none {
             let l = Int(left)
             lowest = nodes[l].lowest
-            gap = Swift.max(nodes[l].widestGap, nodes[i].region.start.raw - nodes[l].highest)
+            gap = Swift.max(nodes[l].widestGap, nodes[i].start - nodes[l].highest)
         }
         if right != Self.none {
             let r = Int(right)
             highest = nodes[r].highest
-            gap = Swift.max(gap, Swift.max(nodes[r].widestGap, nodes[r].lowest - nodes[i].region.end.raw))
+            gap = Swift.max(gap, Swift.max(nodes[r].widestGap, nodes[r].lowest - nodes[i].end))
         }
         nodes[i].lowest = lowest
         nodes[i].highest = highest
@@ -340,6 +436,91 @@ struct RegionTree {
         nodes[Int(left)].right = node
         refresh(left)
         return left
+    }
+
+    // MARK: Single changes (one descent each, O(log n))
+
+    /// Restores AVL balance at `node` after one of its subtrees changed
+    /// height by one (insert, remove), and its subtree data.
+    private mutating func balance(_ node: Int32) -> Int32 {
+        let i = Int(node)
+        let left = nodes[i].left, right = nodes[i].right
+        let leftHeight = height(left), rightHeight = height(right)
+        if leftHeight > rightHeight + 1 {
+            if height(nodes[Int(left)].left) < height(nodes[Int(left)].right) { nodes[i].left = rotateLeft(left) }
+            return rotateRight(node)
+        }
+        if rightHeight > leftHeight + 1 {
+            if height(nodes[Int(right)].right) < height(nodes[Int(right)].left) { nodes[i].right = rotateRight(right) }
+            return rotateLeft(node)
+        }
+        refresh(node)
+        return node
+    }
+
+    /// `tree` with the detached node `node` added. Contract: its region
+    /// overlaps none in `tree`.
+    private mutating func insert(_ node: Int32, into tree: Int32) -> Int32 {
+        guard tree != Self.none else { return node }
+        let i = Int(tree)
+        if nodes[Int(node)].start < nodes[i].start {
+            nodes[i].left = insert(node, into: nodes[i].left)
+        } else {
+            nodes[i].right = insert(node, into: nodes[i].right)
+        }
+        return balance(tree)
+    }
+
+    /// `tree` without the region starting at `start`, which is vacated.
+    /// Contract: there is one.
+    private mutating func remove(_ start: UInt64, from tree: Int32) -> Int32 {
+        precondition(tree != Self.none, "RegionTree.remove: no such region")
+        let i = Int(tree)
+        let here = nodes[i].start
+        if start < here {
+            nodes[i].left = remove(start, from: nodes[i].left)
+            return balance(tree)
+        }
+        if start > here {
+            nodes[i].right = remove(start, from: nodes[i].right)
+            return balance(tree)
+        }
+        let left = nodes[i].left, right = nodes[i].right
+        vacate(tree)
+        guard left != Self.none else { return right }
+        guard right != Self.none else { return left }
+        let (rest, first) = removeFirst(right)
+        nodes[Int(first)].left = left
+        nodes[Int(first)].right = rest
+        return balance(first)
+    }
+
+    /// `tree` without its first node, and that node, detached.
+    private mutating func removeFirst(_ tree: Int32) -> (Int32, Int32) {
+        let i = Int(tree)
+        let left = nodes[i].left
+        guard left != Self.none else { return (nodes[i].right, tree) }
+        let (rest, first) = removeFirst(left)
+        nodes[i].left = rest
+        return (balance(tree), first)
+    }
+
+    /// Puts `region` in the node of the region with the same start and
+    /// refreshes the subtree data on the path. Contract: there is one, and
+    /// `region` overlaps no other.
+    private mutating func replaceInPlace(_ region: Region, in tree: Int32) {
+        precondition(tree != Self.none, "RegionTree.replaceInPlace: no such region")
+        let i = Int(tree)
+        let here = nodes[i].start
+        if region.start.raw < here {
+            replaceInPlace(region, in: nodes[i].left)
+        } else if region.start.raw > here {
+            replaceInPlace(region, in: nodes[i].right)
+        } else {
+            nodes[i].region = region
+            nodes[i].end = region.end.raw
+        }
+        refresh(tree)
     }
 
     // MARK: Join and split (O(log n) each)
@@ -419,7 +600,7 @@ struct RegionTree {
     private mutating func split(_ node: Int32, at key: UInt64) -> (Int32, Int32) {
         guard node != Self.none else { return (Self.none, Self.none) }
         let left = nodes[Int(node)].left, right = nodes[Int(node)].right
-        if key <= nodes[Int(node)].region.start.raw {
+        if key <= nodes[Int(node)].start {
             let (below, above) = split(left, at: key)
             return (below, join(above, node, right))
         }
@@ -451,7 +632,8 @@ struct RegionTree {
         guard let leftHeight = check(nodes[i].left, above: above, seen: &seen) else { return nil }
         let left = nodes[i].left, right = nodes[i].right
         if left != Self.none && nodes[Int(left)].highest > region.start.raw { return nil }
-        guard region.start.raw >= above, region.start < region.end else { return nil }
+        guard region.start.raw >= above, region.start < region.end, nodes[i].start == region.start.raw,
+              nodes[i].end == region.end.raw else { return nil }
         seen += 1
         guard let rightHeight = check(right, above: region.end.raw, seen: &seen) else { return nil }
         let height = 1 + Swift.max(leftHeight, rightHeight)
