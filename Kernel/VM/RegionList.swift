@@ -43,6 +43,12 @@ public struct RegionList {
     /// The number of regions (Linux mm->map_count).
     public var count: Int { tree.count }
 
+    /// Calls `body` with each region ending above `address`, in address
+    /// order, until it returns false. O(log n + regions visited).
+    public func forEach(endingAbove address: VirtualAddress, _ body: (Region) -> Bool) {
+        tree.forEach(endingAbove: address.raw, body)
+    }
+
     /// The region containing `address`, or nil.
     public func region(containing address: VirtualAddress) -> Region? {
         tree.region(containing: address.raw)

@@ -120,6 +120,13 @@ public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~
     /// The number of regions (Linux mm->map_count). O(1).
     public var regionCount: Int { regionList.count }
 
+    /// Calls `body` with each region in address order until it returns
+    /// false: O(log n + regions visited), for readers that show only the
+    /// first few (the gdb view, on every timer tick).
+    public func forEachRegion(_ body: (Region) -> Bool) {
+        regionList.forEach(endingAbove: VirtualAddress(0), body)
+    }
+
     public static var userStart: VirtualAddress { UserMemoryLayout.userStart }
     public static var userEnd: VirtualAddress { UserMemoryLayout.userEnd }
     public static var stackTop: VirtualAddress { UserMemoryLayout.stackTop }
