@@ -62,6 +62,11 @@
 //   ENOMEM above TASK_SIZE and EPERM below mmap_min_addr.
 // - Image regions are never merged (Linux merges file VMAs with contiguous
 //   offsets), so mprotect back and forth can leave an image split.
+// - The region cap (invariant 1) is exact and all-or-nothing: Linux's
+//   do_mmap checks `map_count > max_map_count`, so mmap can reach 65531
+//   there, and its mprotect/munmap refuse at the first split past the
+//   limit, possibly after an earlier split of the same call was made; here
+//   only the resulting count matters and a refused call changes nothing.
 // - No memory accounting (overcommit is unlimited, as with MAP_NORESERVE):
 //   a fault that finds no frame kills the faulting task (Linux runs the
 //   OOM killer, which may pick another).
