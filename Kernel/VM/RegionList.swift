@@ -46,7 +46,8 @@ public struct RegionList {
     /// Calls `body` with each region ending above `address`, in address
     /// order, until it returns false. O(log n + regions visited).
     public func forEach(endingAbove address: VirtualAddress, _ body: (Region) -> Bool) {
-        tree.forEach(endingAbove: address.raw, body)
+        var none: Void = ()
+        tree.forEach(endingAbove: address.raw, &none) { _, region in body(region) }
     }
 
     /// The region containing `address`, or nil.
@@ -57,7 +58,7 @@ public struct RegionList {
     /// The parts of the regions overlapping `range`, clipped to it, in order.
     public func pieces(in range: Range<VirtualAddress>) -> [Region] {
         var pieces: [Region] = []
-        tree.forEach(endingAbove: range.lowerBound.raw) { region in
+        tree.forEach(endingAbove: range.lowerBound.raw, &pieces) { pieces, region in
             guard let piece = region.clipped(to: range) else { return false }
             pieces.append(piece)
             return true
@@ -74,18 +75,18 @@ public struct RegionList {
     /// True if every address of `range` lies in a region for which
     /// `condition` holds. True for an empty range.
     public func covers(_ range: Range<VirtualAddress>, where condition: (Region) -> Bool) -> Bool {
-        var covered = range.lowerBound
-        var holds = true
-        tree.forEach(endingAbove: covered.raw) { region in
-            guard covered < range.upperBound else { return false }
-            guard region.start <= covered, condition(region) else {
-                holds = false
+        // (covered up to, every region so far satisfies `condition`)
+        var walk = (covered: range.lowerBound, holds: true)
+        tree.forEach(endingAbove: range.lowerBound.raw, &walk) { walk, region in
+            guard walk.covered < range.upperBound else { return false }
+            guard region.start <= walk.covered, condition(region) else {
+                walk.holds = false
                 return false
             }
-            covered = region.end
+            walk.covered = region.end
             return true
         }
-        return holds && covered >= range.upperBound
+        return walk.holds && walk.covered >= range.upperBound
     }
 
     // MARK: The cap
@@ -104,8 +105,8 @@ public struct RegionList {
     /// The number of regions placing `pieces` over `range` would leave.
     func count(afterPlacing pieces: [Region], over range: Range<VirtualAddress>) -> Int {
         guard !range.isEmpty else { return count }
-        let placement = self.placement(of: pieces, over: range)
-        return count - placement.removed + placement.regions.count
+        let placement = self.placement(of: pieces, over: range, build: false)
+        return count - placement.removed + placement.added
     }
 
     // MARK: Changes
@@ -178,34 +179,86 @@ public struct RegionList {
     // MARK: Placements
 
     /// One change of the list: the regions starting in `starts` (`removed`
-    /// of them) give way to `regions`.
+    /// of them, the first few named in `known`) give way to `regions`
+    /// (empty when the placement was only counted).
     private struct Placement {
         var starts: Range<UInt64>
         var removed: Int
+        var known: RegionStarts
         var regions: [Region]
+        /// The number of regions the change adds (`regions.count` if built).
+        var added: Int
         /// How many of the removed regions overlap the range.
         var overlapping: Int
+    }
+
+    /// The regions overlapping a range, as `placement` meets them in order.
+    private struct Overlap {
+        let range: Range<VirtualAddress>
+        var starts: Range<UInt64>
+        var removed = 0
+        var known = RegionStarts()
+        /// The parts of the regions straddling the range's bounds.
+        var below: Region? = nil, above: Region? = nil
+
+        init(range: Range<VirtualAddress>) {
+            self.range = range
+            starts = range.lowerBound.raw..<range.upperBound.raw
+        }
+
+        mutating func take(_ region: Region) {
+            removed += 1
+            known.append(region.start.raw)
+            if region.start < range.lowerBound {
+                below = region.with(range: region.start..<range.lowerBound)
+                starts = region.start.raw..<range.upperBound.raw
+            }
+            if region.end > range.upperBound { above = region.with(range: range.upperBound..<region.end) }
+        }
+    }
+
+    /// Merges a run of regions as they come (vma_merge on each neighbour
+    /// pair), keeping them only when `keep`.
+    private struct Merger {
+        var keep: Bool
+        var regions: [Region] = []
+        var last: Region? = nil
+        var count = 0
+
+        mutating func append(_ region: Region) {
+            if let previous = last, previous.canMerge(with: region) {
+                last = previous.merged(with: region)
+                return
+            }
+            if keep, let previous = last { regions.append(previous) }
+            last = region
+            count += 1
+        }
+
+        mutating func finish() {
+            if keep, let previous = last { regions.append(previous) }
+            last = nil
+        }
     }
 
     /// What placing `pieces` over `range` does: the regions overlapping
     /// `range` go, the parts of those that straddle its bounds stay, and the
     /// neighbours touching it are taken in so that they can merge with the
-    /// pieces. O(log n + regions overlapping + pieces). Changes nothing.
-    private func placement(of pieces: [Region], over range: Range<VirtualAddress>) -> Placement {
+    /// pieces. With `build` false only the counts are worked out (`fits`),
+    /// which allocates nothing. O(log n + regions overlapping + pieces).
+    /// Changes nothing.
+    private func placement(of pieces: [Region], over range: Range<VirtualAddress>, build: Bool = true) -> Placement {
         let low = range.lowerBound.raw, high = range.upperBound.raw
-        var starts = low..<high
-        var removed = 0
-        var below: Region? = nil, above: Region? = nil
-        tree.forEach(endingAbove: low) { region in
+        var overlap = Overlap(range: range)
+        tree.forEach(endingAbove: low, &overlap) { overlap, region in
             guard region.start.raw < high else { return false }
-            removed += 1
-            if region.start.raw < low {
-                below = region.with(range: region.start..<range.lowerBound)
-                starts = region.start.raw..<high
-            }
-            if region.end.raw > high { above = region.with(range: range.upperBound..<region.end) }
+            overlap.take(region)
             return true
         }
+        var starts = overlap.starts
+        var removed = overlap.removed
+        var known = overlap.known
+        var below = overlap.below, above = overlap.above
         // A neighbour that only touches the range is taken in if it can
         // merge with the piece beside it (a merge among the pieces can only
         // make a merge with the neighbour less possible, never more).
@@ -216,6 +269,7 @@ public struct RegionList {
             below = neighbour
             starts = neighbour.start.raw..<starts.upperBound
             removed += 1
+            known.append(neighbour.start.raw)
         }
         if above == nil, let last = pieces.last, let neighbour = tree.region(containing: high),
            last.canMerge(with: neighbour) {
@@ -223,25 +277,21 @@ public struct RegionList {
             above = neighbour
             starts = starts.lowerBound..<high + 1
             removed += 1
+            known.append(neighbour.start.raw)
         }
-        var merged: [Region] = []
-        merged.reserveCapacity(pieces.count + 2)
-        func append(_ region: Region) {
-            if let last = merged.last, last.canMerge(with: region) {
-                merged[merged.count - 1] = last.merged(with: region)
-            } else {
-                merged.append(region)
-            }
-        }
-        if let below { append(below) }
-        for piece in pieces { append(piece) }
-        if let above { append(above) }
-        return Placement(starts: starts, removed: removed, regions: merged, overlapping: overlapping)
+        var merger = Merger(keep: build)
+        if build { merger.regions.reserveCapacity(pieces.count + 2) }
+        if let below { merger.append(below) }
+        for piece in pieces { merger.append(piece) }
+        if let above { merger.append(above) }
+        merger.finish()
+        return Placement(starts: starts, removed: removed, known: known, regions: merger.regions,
+                         added: merger.count, overlapping: overlapping)
     }
 
     /// Applies `placement`; traps if it would leave more than `limit` regions.
     private mutating func place(_ placement: Placement, limit: Int) {
-        precondition(count - placement.removed + placement.regions.count <= limit, "region cap exceeded")
-        tree.replace(startingIn: placement.starts, with: placement.regions)
+        precondition(count - placement.removed + placement.added <= limit, "region cap exceeded")
+        tree.replace(startingIn: placement.starts, known: placement.known, with: placement.regions)
     }
 }

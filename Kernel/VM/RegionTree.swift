@@ -63,7 +63,7 @@ struct RegionTree {
     private static let compactionFloor = 64
     /// Up to this many regions removed plus added, `replace` changes them
     /// one descent each rather than by splitting and joining.
-    private static let smallChange = 4
+    static let smallChange = 4
 
     private var nodes: [Node] = []
     private var root: Int32 = none
@@ -87,7 +87,10 @@ struct RegionTree {
     var regions: [Region] {
         var all: [Region] = []
         all.reserveCapacity(count)
-        _ = visit(root, endingAbove: 0) { all.append($0); return true }
+        forEach(endingAbove: 0, &all) { all, region in
+            all.append(region)
+            return true
+        }
         return all
     }
 
@@ -139,22 +142,26 @@ struct RegionTree {
         return found == Self.none ? nil : nodes[Int(found)].region
     }
 
-    /// Calls `body` with each region ending above `address`, in address
-    /// order, until it returns false. O(log n + regions visited).
-    func forEach(endingAbove address: UInt64, _ body: (Region) -> Bool) {
-        _ = visit(root, endingAbove: address, body)
+    /// Calls `body` with `state` and each region ending above `address`, in
+    /// address order, until it returns false. O(log n + regions visited).
+    /// The state is passed in and out rather than captured, so that the
+    /// closure needs no context and nothing is boxed.
+    func forEach<State>(endingAbove address: UInt64, _ state: inout State,
+                        _ body: (inout State, Region) -> Bool) {
+        _ = visit(root, endingAbove: address, &state, body)
     }
 
     /// False if `body` asked to stop.
-    private func visit(_ node: Int32, endingAbove address: UInt64, _ body: (Region) -> Bool) -> Bool {
+    private func visit<State>(_ node: Int32, endingAbove address: UInt64, _ state: inout State,
+                              _ body: (inout State, Region) -> Bool) -> Bool {
         guard node != Self.none, nodes[Int(node)].highest > address else { return true }
         // Regions are sorted and disjoint, so ends grow in order too: if
         // this one ends at or below `address`, so does its left subtree.
         if nodes[Int(node)].end > address {
-            guard visit(nodes[Int(node)].left, endingAbove: address, body),
-                  body(nodes[Int(node)].region) else { return false }
+            guard visit(nodes[Int(node)].left, endingAbove: address, &state, body),
+                  body(&state, nodes[Int(node)].region) else { return false }
         }
-        return visit(nodes[Int(node)].right, endingAbove: address, body)
+        return visit(nodes[Int(node)].right, endingAbove: address, &state, body)
     }
 
     /// The end of the highest free range of at least `length` bytes inside
@@ -196,12 +203,14 @@ struct RegionTree {
     }
 
     /// [start, end) clipped to `bounds` (possibly empty).
+    @inline(__always)
     private static func clip(_ start: UInt64, _ end: UInt64, _ bounds: Range<UInt64>) -> Range<UInt64> {
         let low = Swift.max(start, bounds.lowerBound), high = Swift.min(end, bounds.upperBound)
         return low < high ? low..<high : low..<low
     }
 
     /// The end of `range` if it holds `length` bytes.
+    @inline(__always)
     private static func fit(_ range: Range<UInt64>, _ length: UInt64) -> UInt64? {
         range.upperBound - range.lowerBound >= length ? range.upperBound : nil
     }
@@ -209,70 +218,41 @@ struct RegionTree {
     // MARK: Changes
 
     /// Removes every region whose start lies in `starts` and adds
-    /// `regions`, returning how many were removed. O(log n + removed +
-    /// added). Contract: `regions` are sorted and disjoint, start inside
-    /// `starts`, and overlap none of the regions that stay.
+    /// `regions`, returning how many were removed. `known` names the starts
+    /// of the first few removed (all of them unless it overflowed), so a
+    /// small change needs no search for them. O(log n + removed + added).
+    /// Contract: `regions` are sorted and disjoint, start inside `starts`,
+    /// and overlap none of the regions that stay; `known` is right.
     @discardableResult
-    mutating func replace(startingIn starts: Range<UInt64>, with regions: [Region]) -> Int {
-        var old = FewStarts()
-        var many = regions.count > Self.smallChange
-        if !many {
-            _ = visit(root, startingIn: starts) { start in
-                many = old.count + regions.count >= Self.smallChange
-                if !many { old.append(start) }
-                return !many
-            }
-        }
-        if many {
+    mutating func replace(startingIn starts: Range<UInt64>, known: RegionStarts, with regions: [Region]) -> Int {
+        if known.overflowed || known.count + regions.count > Self.smallChange {
             return splice(startingIn: starts, with: regions)
         }
-        change(removing: old, adding: regions)
-        return old.count
-    }
-
-    /// Up to `smallChange` starts, without allocating.
-    private struct FewStarts {
-        private var values: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        private(set) var count = 0
-
-        mutating func append(_ value: UInt64) {
-            switch count {
-            case 0: values.0 = value
-            case 1: values.1 = value
-            case 2: values.2 = value
-            default: values.3 = value
-            }
-            count += 1
-        }
-
-        subscript(index: Int) -> UInt64 {
-            switch index {
-            case 0: return values.0
-            case 1: return values.1
-            case 2: return values.2
-            default: return values.3
-            }
-        }
-
-        func contains(_ value: UInt64) -> Bool {
-            for index in 0..<count where self[index] == value { return true }
-            return false
-        }
+        change(removing: known, adding: regions)
+        return known.count
     }
 
     /// `replace` for a few regions: each old one whose start a new one
     /// keeps is changed in place, the others are removed, then the rest of
     /// the new ones inserted, each a descent of O(log n) (cheaper than two
     /// splits and two joins for the usual mmap, munmap or merge).
-    private mutating func change(removing old: FewStarts, adding regions: [Region]) {
-        for index in 0..<old.count where !regions.contains(where: { $0.start.raw == old[index] }) {
-            root = remove(old[index], from: root)
+    private mutating func change(removing old: RegionStarts, adding regions: [Region]) {
+        var kept = RegionStarts()
+        for index in 0..<old.count {
+            var keeps = false
+            for region in regions where region.start.raw == old[index] { keeps = true }
+            if keeps {
+                kept.append(old[index])
+            } else {
+                root = remove(old[index], from: root)
+            }
         }
-        for region in regions where old.contains(region.start.raw) {
-            replaceInPlace(region, in: root)
-        }
-        for region in regions where !old.contains(region.start.raw) {
-            root = insert(allocate(region), into: root)
+        for region in regions {
+            if kept.contains(region.start.raw) {
+                replaceInPlace(region, in: root)
+            } else {
+                root = insert(allocate(region), into: root)
+            }
         }
         count += regions.count - old.count
         if nodes.count > Self.compactionFloor && count < nodes.count / 4 { compact() }
@@ -292,19 +272,6 @@ struct RegionTree {
         count += regions.count - removed
         if nodes.count > Self.compactionFloor && count < nodes.count / 4 { compact() }
         return removed
-    }
-
-    /// Calls `body` with the start of each region starting in `starts`, in
-    /// order, until it returns false.
-    private func visit(_ node: Int32, startingIn starts: Range<UInt64>, _ body: (UInt64) -> Bool) -> Bool {
-        guard node != Self.none else { return true }
-        let start = nodes[Int(node)].start
-        if start >= starts.lowerBound {
-            guard visit(nodes[Int(node)].left, startingIn: starts, body) else { return false }
-            guard start < starts.upperBound else { return false }
-            guard body(start) else { return false }
-        }
-        return visit(nodes[Int(node)].right, startingIn: starts, body)
     }
 
     /// Changes the region containing `address` in place with `change`,
@@ -329,6 +296,7 @@ struct RegionTree {
 
     // MARK: Nodes
 
+    @inline(__always)
     private func height(_ node: Int32) -> Int32 { node == Self.none ? 0 : nodes[Int(node)].height }
 
     /// A region that refers to no object, for vacant slots.
@@ -390,6 +358,7 @@ struct RegionTree {
 
     /// Makes `left` and `right` the children of `node` and recomputes its
     /// height and subtree data (invariant 3). Returns `node`.
+    @inline(__always)
     private mutating func link(_ left: Int32, _ node: Int32, _ right: Int32) -> Int32 {
         let i = Int(node)
         nodes[i].left = left
@@ -399,6 +368,7 @@ struct RegionTree {
     }
 
     /// Recomputes `node`'s height and subtree data from its children.
+    @inline(__always)
     private mutating func refresh(_ node: Int32) {
         let i = Int(node)
         let left = nodes[i].left, right = nodes[i].right
@@ -649,5 +619,38 @@ struct RegionTree {
         guard abs(Int(leftHeight) - Int(rightHeight)) <= 1, nodes[i].height == height, nodes[i].lowest == lowest,
               nodes[i].highest == highest, nodes[i].widestGap == gap else { return nil }
         return height
+    }
+}
+
+/// The starts of up to four regions (`RegionTree.smallChange`), without
+/// allocating; `overflowed` once more were appended.
+struct RegionStarts {
+    private var values: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    private(set) var count = 0
+    private(set) var overflowed = false
+
+    mutating func append(_ value: UInt64) {
+        switch count {
+        case 0: values.0 = value
+        case 1: values.1 = value
+        case 2: values.2 = value
+        case 3: values.3 = value
+        default: overflowed = true; return
+        }
+        count += 1
+    }
+
+    subscript(index: Int) -> UInt64 {
+        switch index {
+        case 0: return values.0
+        case 1: return values.1
+        case 2: return values.2
+        default: return values.3
+        }
+    }
+
+    func contains(_ value: UInt64) -> Bool {
+        for index in 0..<count where self[index] == value { return true }
+        return false
     }
 }
