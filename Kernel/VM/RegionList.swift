@@ -43,11 +43,10 @@ public struct RegionList {
     /// The number of regions (Linux mm->map_count).
     public var count: Int { tree.count }
 
-    /// Calls `body` with each region ending above `address`, in address
-    /// order, until it returns false. O(log n + regions visited).
-    public func forEach(endingAbove address: VirtualAddress, _ body: (Region) -> Bool) {
-        var none: Void = ()
-        tree.forEach(endingAbove: address.raw, &none) { _, region in body(region) }
+    /// The first region ending above `address` (containing it, or the next
+    /// one), or nil. O(log n).
+    public func first(endingAbove address: VirtualAddress) -> Region? {
+        tree.first(endingAbove: address.raw)
     }
 
     /// The region containing `address`, or nil.

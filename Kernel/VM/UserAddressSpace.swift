@@ -125,11 +125,12 @@ public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~
     /// The number of regions (Linux mm->map_count). O(1).
     public var regionCount: Int { regionList.count }
 
-    /// Calls `body` with each region in address order until it returns
-    /// false: O(log n + regions visited), for readers that show only the
-    /// first few (the gdb view, on every timer tick).
-    public func forEachRegion(_ body: (Region) -> Bool) {
-        regionList.forEach(endingAbove: VirtualAddress(0), body)
+    /// The first region ending above `address` (containing it, or the next
+    /// one), or nil. O(log n): readers that show only the first few regions
+    /// (the gdb view, on every timer tick) step with it instead of copying
+    /// all of them out.
+    public func firstRegion(endingAbove address: VirtualAddress) -> Region? {
+        regionList.first(endingAbove: address)
     }
 
     public static var userStart: VirtualAddress { UserMemoryLayout.userStart }
