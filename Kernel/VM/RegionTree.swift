@@ -18,8 +18,9 @@
 //    a single region). These are functions of the subtree alone, so a
 //    rotation or a join recomputes them from the two children in O(1);
 //    nothing outside the subtree (no neighbour's end) is read.
-// 4. `count` is the number of regions. Nodes live in one array and link by
-//    index; a vacant slot holds a placeholder region (no object references)
+// 4. `count` is the number of regions. Nodes live in one array (their
+//    regions in a parallel one) and link by index; a vacant slot holds a
+//    placeholder region (no object references)
 //    and is chained through `left` from `vacant`. The array is compacted
 //    when fewer than a quarter of its slots are in use, so its memory is
 //    O(count) (amortised O(1) per removal).
@@ -39,22 +40,23 @@
 // node array and the arrays callers ask for.
 
 struct RegionTree {
-    /// One region and its subtree's data (invariants 2 and 3).
+    /// One region's place in the tree and its subtree's data (invariants 2
+    /// and 3). The region itself lives at the same index in `payload`, so a
+    /// descent reads 56 bytes per node (one cache line) and never copies
+    /// (retains) a region.
     struct Node {
-        var region: Region
-        /// The region's bounds, kept beside it so that a descent reads two
-        /// words per node and never copies (retains) the region.
+        /// The region's bounds.
         var start: UInt64
         var end: UInt64
-        var left: Int32
-        var right: Int32
-        var height: Int32
         /// The start of the subtree's first region.
         var lowest: UInt64
         /// The end of the subtree's last region.
         var highest: UInt64
         /// The widest gap between consecutive regions of the subtree.
         var widestGap: UInt64
+        var left: Int32
+        var right: Int32
+        var height: Int32
     }
 
     /// No node.
@@ -66,6 +68,8 @@ struct RegionTree {
     static let smallChange = 4
 
     private var nodes: [Node] = []
+    /// The region of each node, at the node's index.
+    private var payload: [Region] = []
     private var root: Int32 = none
     /// The first vacant slot; vacant slots chain through `left`.
     private var vacant: Int32 = none
@@ -79,6 +83,7 @@ struct RegionTree {
     /// A tree of `regions`. Contract: sorted and disjoint.
     init(_ regions: [Region]) {
         nodes.reserveCapacity(regions.count)
+        payload.reserveCapacity(regions.count)
         root = build(regions, 0..<regions.count)
         count = regions.count
     }
@@ -105,7 +110,7 @@ struct RegionTree {
             } else if address >= nodes[Int(node)].end {
                 node = nodes[Int(node)].right
             } else {
-                return nodes[Int(node)].region
+                return payload[Int(node)]
             }
         }
         return nil
@@ -124,7 +129,7 @@ struct RegionTree {
                 node = nodes[Int(node)].right
             }
         }
-        return found == Self.none ? nil : nodes[Int(found)].region
+        return found == Self.none ? nil : payload[Int(found)]
     }
 
     /// The last region starting below `address`, or nil.
@@ -139,7 +144,7 @@ struct RegionTree {
                 node = nodes[Int(node)].left
             }
         }
-        return found == Self.none ? nil : nodes[Int(found)].region
+        return found == Self.none ? nil : payload[Int(found)]
     }
 
     /// Calls `body` with `state` and each region ending above `address`, in
@@ -159,7 +164,7 @@ struct RegionTree {
         // this one ends at or below `address`, so does its left subtree.
         if nodes[Int(node)].end > address {
             guard visit(nodes[Int(node)].left, endingAbove: address, &state, body),
-                  body(&state, nodes[Int(node)].region) else { return false }
+                  body(&state, payload[Int(node)]) else { return false }
         }
         return visit(nodes[Int(node)].right, endingAbove: address, &state, body)
     }
@@ -285,9 +290,9 @@ struct RegionTree {
             } else if address >= nodes[i].end {
                 node = nodes[i].right
             } else {
-                let range = nodes[i].region.range
-                change(&nodes[i].region)
-                precondition(nodes[i].region.range == range, "RegionTree.update changed a range")
+                let range = payload[i].range
+                change(&payload[i])
+                precondition(payload[i].range == range, "RegionTree.update changed a range")
                 return true
             }
         }
@@ -306,17 +311,18 @@ struct RegionTree {
 
     /// A detached node holding `region`.
     private mutating func allocate(_ region: Region) -> Int32 {
-        let node = Node(region: region, start: region.start.raw, end: region.end.raw,
-                        left: Self.none, right: Self.none, height: 1,
-                        lowest: region.start.raw, highest: region.end.raw, widestGap: 0)
+        let node = Node(start: region.start.raw, end: region.end.raw, lowest: region.start.raw,
+                        highest: region.end.raw, widestGap: 0, left: Self.none, right: Self.none, height: 1)
         if vacant != Self.none {
             let slot = vacant
             vacant = nodes[Int(slot)].left
             nodes[Int(slot)] = node
+            payload[Int(slot)] = region
             return slot
         }
         precondition(nodes.count < Int(Int32.max), "RegionTree: too many nodes")
         nodes.append(node)
+        payload.append(region)
         return Int32(nodes.count - 1)
     }
 
@@ -330,7 +336,7 @@ struct RegionTree {
 
     /// Puts `node` on the vacant chain, dropping its region's references.
     private mutating func vacate(_ node: Int32) {
-        nodes[Int(node)].region = Self.placeholder
+        payload[Int(node)] = Self.placeholder
         nodes[Int(node)].right = Self.none
         nodes[Int(node)].left = vacant
         vacant = node
@@ -341,6 +347,8 @@ struct RegionTree {
         let all = regions
         nodes = []
         nodes.reserveCapacity(all.count)
+        payload = []
+        payload.reserveCapacity(all.count)
         vacant = Self.none
         root = build(all, 0..<all.count)
     }
@@ -487,7 +495,7 @@ struct RegionTree {
         } else if region.start.raw > here {
             replaceInPlace(region, in: nodes[i].right)
         } else {
-            nodes[i].region = region
+            payload[i] = region
             nodes[i].end = region.end.raw
         }
         refresh(tree)
@@ -590,7 +598,7 @@ struct RegionTree {
             vacancies += 1
             slot = nodes[Int(slot)].left
         }
-        return vacancies + count == nodes.count
+        return vacancies + count == nodes.count && payload.count == nodes.count
     }
 
     /// The height of a valid subtree whose regions all start at or above
@@ -598,7 +606,7 @@ struct RegionTree {
     private func check(_ node: Int32, above: UInt64, seen: inout Int) -> Int32? {
         guard node != Self.none else { return 0 }
         let i = Int(node)
-        let region = nodes[i].region
+        let region = payload[i]
         guard let leftHeight = check(nodes[i].left, above: above, seen: &seen) else { return nil }
         let left = nodes[i].left, right = nodes[i].right
         if left != Self.none && nodes[Int(left)].highest > region.start.raw { return nil }
