@@ -12,17 +12,18 @@
 // 2. AVL balance: the heights of a node's two subtrees differ by at most 1;
 //    `height` is 1 + the taller child's (an empty tree has height 0), so a
 //    tree of n regions is at most 1.44 log2(n + 2) deep.
-// 3. `start` and `end` are the node's region's bounds. Subtree data: `lowest` is the start of the subtree's first region,
-//    `highest` the end of its last, and `widestGap` the largest distance
-//    between the end of one of its regions and the start of the next (0 for
-//    a single region). These are functions of the subtree alone, so a
-//    rotation or a join recomputes them from the two children in O(1);
-//    nothing outside the subtree (no neighbour's end) is read.
-// 4. `count` is the number of regions. Nodes live in one array (their
-//    regions in a parallel one) and link by index; a vacant slot holds a
-//    placeholder region (no object references)
-//    and is chained through `left` from `vacant`. The array is compacted
-//    when fewer than a quarter of its slots are in use, so its memory is
+// 3. A node's `start` and `end` are its region's bounds. Subtree data:
+//    `lowest` is the start of the subtree's first region, `highest` the end
+//    of its last, and `widestGap` the largest distance between the end of
+//    one of its regions and the start of the next (0 for a single region).
+//    These are functions of the subtree alone, so a rotation or a join
+//    recomputes them from the two children in O(1); nothing outside the
+//    subtree (no neighbour's end) is read.
+// 4. `count` is the number of regions. Nodes live in one array, their
+//    regions at the same index in a parallel one, and link by index; a
+//    vacant slot holds a placeholder region (no object references) and is
+//    chained through `left` from `vacant`. The arrays are compacted when
+//    fewer than a quarter of their slots are in use, so their memory is
 //    O(count) (amortised O(1) per removal).
 //
 // Cost (n regions): lookup, insert, remove and gap search O(log n);
@@ -34,10 +35,10 @@
 // k + k' is at most `smallChange` (one mmap, munmap, merge or split) does
 // it take one AVL descent per region instead, which costs less.
 //
-// Value semantics: the node array is copy-on-write, so a copy (fork's) is
+// Value semantics: the arrays are copy-on-write, so a copy (fork's) is
 // O(1) until one side changes, then one O(n) copy. Recursion depth is the
 // height (under 30 at the region cap). Nothing here allocates except the
-// node array and the arrays callers ask for.
+// two arrays and the arrays callers ask for.
 
 struct RegionTree {
     /// One region's place in the tree and its subtree's data (invariants 2
