@@ -37,17 +37,21 @@ enum GDBView {
         }
         record.pointee.resident_pages = UInt64(task.withSpace { $0.residentPages })
         var written: UInt64 = 0, cut: UInt64 = 0
-        task.withSpace { space in
-            for region in space.regions {
-                guard written < UInt64(GDB_VIEW_MAX_REGIONS) else { cut += 1; continue }
-                let slot = gdb_view_region_at(record, written)!
-                slot.pointee.start = region.start.raw
-                slot.pointee.end = region.end.raw
-                slot.pointee.protection = UInt32(region.protection.rawValue)
-                slot.pointee.kind = kindCode(region.kind)
-                written += 1
-            }
+        // Only the regions shown are visited, one index descent each (this
+        // runs on every timer tick, and a space may have 65530 regions);
+        // the rest are counted.
+        var next = task.withSpace { $0.firstRegion(endingAbove: VirtualAddress(0)) }
+        while let region = next, written < UInt64(GDB_VIEW_MAX_REGIONS) {
+            // SAFETY: `written` < GDB_VIEW_MAX_REGIONS, the slots of `record`.
+            let slot = gdb_view_region_at(record, written)!
+            slot.pointee.start = region.start.raw
+            slot.pointee.end = region.end.raw
+            slot.pointee.protection = UInt32(region.protection.rawValue)
+            slot.pointee.kind = kindCode(region.kind)
+            written += 1
+            next = task.withSpace { $0.firstRegion(endingAbove: region.end) }
         }
+        cut = UInt64(task.withSpace { $0.regionCount }) - written
         record.pointee.region_count = written
         record.pointee.regions_cut = cut
     }

@@ -18,7 +18,9 @@ extension UserAddressSpace {
     /// Moves the break to `requested` and returns the new break, or returns
     /// the current one unchanged when refused: below `breakStart` (this
     /// includes brk(0), the query), above `userEnd`, before
-    /// `setInitialBreak`, or growing into another region.
+    /// `setInitialBreak`, growing into another region, or a change that
+    /// would leave more than RegionList.maxCount regions (Linux brk checks
+    /// map_count in do_brk_flags).
     /// Growing adds read-write heap for [pageUp(old), pageUp(new)), filled
     /// with zeroed pages on demand;
     /// shrinking unmaps [pageUp(new), pageUp(old)) (whatever is mapped
@@ -40,10 +42,13 @@ extension UserAddressSpace {
         if newTop > oldTop {
             let growth = Region(range: oldTop..<newTop, protection: .readWrite, kind: .heap)
             let gapEnd = VirtualAddress(min(newTop.raw + pageSize, Self.userEnd.raw))
-            guard regionList.isFree(oldTop..<gapEnd) else { return breakEnd }
+            guard regionList.isFree(oldTop..<gapEnd), regionList.fits(placing: [growth], over: growth.range) else {
+                return breakEnd
+            }
             do throws(VMError) { try checkMappingGrowth(byPages: growth.pageCount, like: growth) } catch { return breakEnd }
             commitRegion(growth)
         } else if newTop < oldTop {
+            guard regionList.fits(placing: [], over: newTop..<oldTop) else { return breakEnd }
             removeMappings(newTop..<oldTop, tlb: tlb)
         }
         breakEnd = requested

@@ -42,12 +42,14 @@ extension UserAddressSpace {
     /// - otherwise: the hint (rounded up to a page) if the range there is
     ///   free and inside user space, else the highest free range below
     ///   `mmapTop`; `.noSpace` if there is none.
-    /// Throws `.invalidArgument` for a zero length, `.permissionDenied`
-    /// for a writable shared file mapping (the files are read-only),
-    /// `.limitExceeded` past RLIMIT_AS or RLIMIT_DATA (counting what a fixed
-    /// request replaces as freed, UserAddressSpace+Limits.swift), in that
-    /// order (do_mmap's EACCES before mmap_region's may_expand_vm); nothing
-    /// changes then.
+    /// Throws, with nothing changed: `.invalidArgument` for a zero length;
+    /// `.permissionDenied` for a writable shared file mapping (the files
+    /// are read-only); `.limitExceeded` past RLIMIT_AS or RLIMIT_DATA
+    /// (counting what a fixed request replaces as freed,
+    /// UserAddressSpace+Limits.swift), in that order (do_mmap's EACCES
+    /// before mmap_region's may_expand_vm); `.tooManyRegions` if the result
+    /// would have more than RegionList.maxCount regions (Linux do_mmap:
+    /// ENOMEM).
     public mutating func map<TLB: TLBControl>(_ request: MapRequest, tlb: TLB) throws(VMError) -> VirtualAddress {
         guard request.length > 0 else { throw .invalidArgument }
         guard let length = Self.pageAlignedUp(request.length) else {
@@ -59,6 +61,7 @@ extension UserAddressSpace {
         var region = NewRegion(range: range, request)
         try Self.restrictToBacking(&region, request.backing)
         try checkMapLimits(region.shape)
+        guard regionList.fits(placing: [region.shape], over: range) else { throw .tooManyRegions }
         if request.fixed { removeMappings(range, tlb: tlb) }
         region.commit(into: &self)
         return start

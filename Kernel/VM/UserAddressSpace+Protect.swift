@@ -17,7 +17,9 @@ extension UserAddressSpace {
     /// forbid `protection` (EACCES; the first refusal in address order wins,
     /// see UserAddressSpace+Permissions.swift); `.limitExceeded` if private
     /// pages turning writable do not fit in RLIMIT_DATA
-    /// (UserAddressSpace+Limits.swift).
+    /// (UserAddressSpace+Limits.swift); `.tooManyRegions` if the splits
+    /// would leave more than RegionList.maxCount regions (Linux split_vma:
+    /// ENOMEM).
     public mutating func protect<TLB: TLBControl>(_ range: Range<VirtualAddress>, to protection: VMProtection,
                                                   tlb: TLB) throws(VMError) {
         guard range.lowerBound.isPageAligned else { throw .invalidArgument }
@@ -28,6 +30,7 @@ extension UserAddressSpace {
         let old = regionList.pieces(in: range)
         try checkProtectLimits(old, to: protection)
         let pieces = old.map { $0.with(protection: protection) }
+        guard regionList.fits(placing: pieces, over: range) else { throw .tooManyRegions }
         if protection.allowsAccess {
             reprotectPages(pieces, tlb: tlb)
         } else {

@@ -35,6 +35,8 @@
 // 1. EINVAL: the old address not page aligned; the new length 0 once
 //    rounded up to a page; with FIXED or DONTUNMAP: the new address not
 //    page aligned, no MAYMOVE, DONTUNMAP with a size change.
+//    Then ENOMEM (with FIXED or DONTUNMAP) if the space is within 5
+//    regions of vm.max_map_count (RegionList.maxCount).
 // 2. EFAULT: no region contains the old address.
 // 3. With FIXED or DONTUNMAP (mremap_to): EINVAL if the new range leaves
 //    user space or overlaps the old range; FIXED unmaps the new range
@@ -49,6 +51,8 @@
 //    mapped, does.
 // 5. Growing without FIXED: in place if possible; else ENOMEM without
 //    MAYMOVE; else ENOMEM if no free range is left.
+// A move (move_vma) also needs room for two more regions: ENOMEM within
+// 3 of the cap.
 // A failure to allocate a page-table page for the destination (ENOMEM)
 // leaves the regions and pages as they were, except that what 3. had
 // already unmapped stays unmapped (Linux alike).
@@ -62,7 +66,6 @@
 // - old length 0 on a read-only MAP_SHARED file mapping is EINVAL here:
 //   the mmap syscall makes such a mapping private (nothing can write an
 //   archive file), Linux keeps it VM_MAYSHARE.
-// - No vm.max_map_count check yet: its call site is marked.
 
 /// mremap's flags (include/uapi/linux/mman.h: the raw values are Linux's).
 public struct RemapOptions: OptionSet, Equatable, Sendable {
@@ -124,7 +127,8 @@ extension UserAddressSpace {
             if request.options.contains(.dontUnmap) && request.oldLength != request.newLength {
                 throw .invalidArgument
             }
-            // vm.max_map_count (map_count + 2 >= max - 3: ENOMEM): checked by the integrator.
+            // check_mremap_params: "map_count + 2 >= sysctl_max_map_count - 3" is ENOMEM.
+            guard regionList.count + 2 < RegionList.maxCount - 3 else { throw .tooManyRegions }
         }
         let oldLength = Self.pageAlignedWrapping(request.oldLength)
         // vma_lookup.
@@ -241,6 +245,9 @@ extension UserAddressSpace {
     private mutating func move<TLB: TLBControl>(_ region: Region, _ old: VirtualAddress, _ oldLength: UInt64,
                                                 to destination: VirtualAddress, _ newLength: UInt64,
                                                 leavingOldRange: Bool, tlb: TLB) throws(VMError) {
+        // move_vma: a move adds at most two regions (the new one, and a split
+        // of the old), so this keeps the cap (RegionList invariant 3).
+        guard regionList.count < RegionList.maxCount - 3 else { throw .tooManyRegions }
         var pageOffset = region.pageIndex(of: old)
         if case .privateAnonymous = region.backing, region.lineage == nil {
             // copy_vma: "If anonymous vma has not yet been faulted, update new pgoff to match new location."

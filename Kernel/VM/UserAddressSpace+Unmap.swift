@@ -7,13 +7,17 @@ extension UserAddressSpace {
     /// here (munmap rounds its length). Pages of `range` outside any region
     /// are fine (Linux returns 0). Throws `.invalidArgument` if the start is
     /// not page aligned, the range is empty, or it ends above `userEnd`;
+    /// `.tooManyRegions` if it would split a region with RegionList.maxCount
+    /// regions already there (Linux vms_gather_munmap_vmas: ENOMEM);
     /// nothing changes then.
     public mutating func unmap<TLB: TLBControl>(_ range: Range<VirtualAddress>, tlb: TLB) throws(VMError) {
         guard range.lowerBound.isPageAligned, !range.isEmpty,
               let end = Self.pageAlignedUp(range.upperBound.raw), end <= Self.userEnd.raw else {
             throw .invalidArgument
         }
-        removeMappings(range.lowerBound..<VirtualAddress(end), tlb: tlb)
+        let range = range.lowerBound..<VirtualAddress(end)
+        guard regionList.fits(placing: [], over: range) else { throw .tooManyRegions }
+        removeMappings(range, tlb: tlb)
     }
 
     /// Unmaps the pages of the regions in `range` and removes `range` from

@@ -12,8 +12,12 @@
 //    page aligned, inside [userStart, userEnd), and no two neighbours could
 //    be merged (Region.canMerge: adjacent mergeable regions with the same
 //    backing, contiguous page offsets, the same protection, may-protection
-//    and kind are one region, as Linux's vma_merge makes them).
-//    RegionList.swift enforces it; Region.swift has each region's own.
+//    and kind are one region, as Linux's vma_merge makes them), and there
+//    are at most RegionList.maxCount (65530, Linux's vm.max_map_count) of
+//    them: an operation that would leave more fails with `.tooManyRegions`
+//    (ENOMEM) before it changes anything. RegionList.swift enforces it,
+//    over an O(log n) index (RegionTree.swift); Region.swift has each
+//    region's own.
 // 2. Regions are the truth, the page table is a cache of them, filled on
 //    demand by the fault path (UserAddressSpace+Fault.swift), the only code
 //    that creates user leaves (mremap moves existing ones, with their
@@ -77,6 +81,11 @@
 // - `map` refuses a MAP_FIXED range outside [userStart, userEnd) with
 //   invalidArgument; the mmap syscall checks first and returns Linux's
 //   ENOMEM above TASK_SIZE and EPERM below mmap_min_addr.
+// - The region cap (invariant 1) is exact and all-or-nothing: Linux's
+//   do_mmap checks `map_count > max_map_count`, so mmap can reach 65531
+//   there, and its mprotect/munmap refuse at the first split past the
+//   limit, possibly after an earlier split of the same call was made; here
+//   only the resulting count matters and a refused call changes nothing.
 // - No commit accounting (overcommit is unlimited, as with MAP_NORESERVE;
 //   only RLIMIT_AS and RLIMIT_DATA bound what may be mapped): a fault that
 //   finds no frame kills the faulting task (Linux runs the OOM killer,
@@ -135,8 +144,18 @@ public struct UserAddressSpace<Memory: PhysicalMemory, Frames: FrameProvider>: ~
     /// invariant checker re-examines after a syscall or fault.
     public internal(set) var touched: Range<VirtualAddress>? = nil
 
-    /// The regions, sorted by address.
+    /// The regions, sorted by address. O(n): a copy out of the index.
     public var regions: [Region] { regionList.regions }
+    /// The number of regions (Linux mm->map_count). O(1).
+    public var regionCount: Int { regionList.count }
+
+    /// The first region ending above `address` (containing it, or the next
+    /// one), or nil. O(log n): readers that show only the first few regions
+    /// (the gdb view, on every timer tick) step with it instead of copying
+    /// all of them out.
+    public func firstRegion(endingAbove address: VirtualAddress) -> Region? {
+        regionList.first(endingAbove: address)
+    }
 
     public static var userStart: VirtualAddress { UserMemoryLayout.userStart }
     public static var userEnd: VirtualAddress { UserMemoryLayout.userEnd }

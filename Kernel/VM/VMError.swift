@@ -27,11 +27,15 @@ public enum VMError: Error, Equatable, Sendable {
     /// writable shared mapping of a file opened read-only (do_mmap), or
     /// mprotect past VM_MAY* (do_mprotect_pkey). EACCES.
     case permissionDenied
+    /// The operation would leave more regions than RegionList.maxCount
+    /// (Linux vm.max_map_count: do_mmap, split_vma, brk). ENOMEM, with
+    /// nothing changed.
+    case tooManyRegions
 
     /// The positive Linux errno for this error.
     public var errno: Int {
         switch self {
-        case .outOfMemory, .notMapped, .noSpace, .limitExceeded: return LinuxErrno.noMemory
+        case .outOfMemory, .notMapped, .noSpace, .limitExceeded, .tooManyRegions: return LinuxErrno.noMemory
         case .invalidArgument: return LinuxErrno.invalidArgument
         case .badAddress: return LinuxErrno.badAddress
         case .notPermitted: return LinuxErrno.notPermitted

@@ -27,6 +27,9 @@
 //                           this space), shared object or file, and the
 //                           page's index (ReverseMap.swift); with the map
 //                           count rule, the walk finds exactly the leaves;
+// - region index:           (full check) the region tree's invariants
+//                           (RegionTree.swift) and the list's (RegionList:
+//                           sorted, disjoint, merged, at most maxCount);
 // - reference count:        refCount == mapCount + other holders (the shared
 //                           object or page cache holding the page, the zero
 //                           page's own);
@@ -51,9 +54,10 @@
 //                           their frame, parked ones included
 //                           (MemoryAccounting.swift).
 //
-// Cost: a touched check is O(pages touched); a full check is O(leaves ·
-// log leaves) over every space, so the kernel runs it only at the events
-// above (after every event it would make large tests quadratic).
+// Cost: a touched check is O(pages touched · log regions): it looks each
+// leaf's region up in the index, never copies the region list; a full
+// check is O(leaves · log leaves + regions) over every space, so the
+// kernel runs it only at the events above (after every event it would make large tests quadratic).
 
 public struct VMInvariantViolation: Error, Equatable {
     public let rule: StaticString
@@ -92,7 +96,11 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         var leaves = 0
         var recount = MemoryCounters()
         var failure: VMInvariantViolation? = nil
-        let regions = space.regions
+        let regionList = space.regionList
+        guard regionList.isValid() else {
+            throw VMInvariantViolation(rule: "region index", address: VirtualAddress(UInt64(regionList.count)),
+                                       frame: PhysicalAddress(0))
+        }
         let frames = self.frames
         space.table.forEachLeaf(in: UserMemoryLayout.userStart..<UserMemoryLayout.userEnd,
                                 includingParked: true) { address, entry in
@@ -100,11 +108,12 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
             mapped.append(entry.address(at: .pageTable).raw)
             recount.addResident(ResidentKind.of(entry.address(at: .pageTable), frames))
             if failure == nil {
-                failure = Self.checkLeaf(address, entry, regions: regions, frames: frames, space: space.identity)
+                failure = Self.checkLeaf(address, entry, region: regionList.region(containing: address),
+                                         frames: frames, space: space.identity)
             }
         }
         if let failure { throw failure }
-        for region in regions {
+        for region in regionList.regions {
             if case .shared(let object) = region.backing, !objects.contains(where: { $0 === object }) {
                 objects.append(object)
             }
@@ -114,7 +123,7 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
             throw VMInvariantViolation(rule: "resident pages", address: VirtualAddress(UInt64(leaves)),
                                        frame: PhysicalAddress(UInt64(space.residentPages)))
         }
-        for region in regions { recount.addRegion(region) }
+        for region in regionList.regions { recount.addRegion(region) }
         try Self.checkCounters(space.counters, recount)
     }
 
@@ -200,17 +209,18 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         let end = Swift.min(range.upperBound, UserMemoryLayout.userEnd)
         guard start < end else { return }
         var failure: VMInvariantViolation? = nil
-        let regions = space.regions
+        let regionList = space.regionList
         let zero = frames.zeroFrame
         space.table.forEachLeaf(in: start..<end, includingParked: true) { address, entry in
             guard failure == nil else { return }
-            if let broken = checkLeaf(address, entry, regions: regions, frames: frames, space: space.identity) {
+            let region = regionList.region(containing: address)
+            if let broken = checkLeaf(address, entry, region: region, frames: frames, space: space.identity) {
                 failure = broken
                 return
             }
             let frame = entry.address(at: .pageTable)
             var holders: UInt32 = frame == zero ? 1 : 0
-            if let region = regionContaining(address, regions) {
+            if let region {
                 let index = region.pageIndex(of: address)
                 if case .shared(let object) = region.backing, object.pages[index] == frame { holders += 1 }
                 if let file = region.backing.file, file.pages[index] == frame { holders += 1 }
@@ -223,11 +233,11 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
         if let failure { throw failure }
     }
 
-    /// The per-leaf rules.
-    static func checkLeaf(_ address: VirtualAddress, _ entry: PageTableEntry, regions: [Region],
+    /// The per-leaf rules; `region` is the one containing `address`, if any.
+    static func checkLeaf(_ address: VirtualAddress, _ entry: PageTableEntry, region: Region?,
                           frames: Frames, space: UInt64) -> VMInvariantViolation? {
         let frame = entry.address(at: .pageTable)
-        guard let region = regionContaining(address, regions) else {
+        guard let region else {
             return VMInvariantViolation(rule: "leaf outside region", address: address, frame: frame)
         }
         guard entry.ownsFrame, entry.isParked || (entry.isUser && !entry.isGlobal) else {
@@ -264,15 +274,5 @@ public struct VMInvariantChecker<Memory: PhysicalMemory, Frames: FrameProvider> 
             }
         }
         return nil
-    }
-
-    /// The region of `regions` (sorted) containing `address`.
-    static func regionContaining(_ address: VirtualAddress, _ regions: [Region]) -> Region? {
-        var low = 0, high = regions.count
-        while low < high {
-            let middle = (low + high) / 2
-            if regions[middle].end > address { high = middle } else { low = middle + 1 }
-        }
-        return low < regions.count && regions[low].start <= address ? regions[low] : nil
     }
 }
