@@ -56,7 +56,7 @@ SWIFT_ROOT  := $(abspath $(dir $(shell command -v $(SWIFTC)))/..)
 SWIFT_EMBEDDED_LIBS := $(SWIFT_ROOT)/lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a
 LD_FLAGS    := -n -static -nostdlib --gc-sections -T Linker/kernel.ld
 
-.PHONY: all kernel iso run test test-host test-qemu test-qemu-kernel test-qemu-user test-qemu-debug bench bench-host bench-qemu bench-vs-linux debug symbolize deps clean help
+.PHONY: all kernel iso run test test-host test-compile-fail test-qemu test-qemu-kernel test-qemu-user test-qemu-debug bench bench-host bench-qemu bench-vs-linux debug symbolize deps clean help
 
 all: kernel
 
@@ -132,6 +132,10 @@ test: kernel initrd
 
 test-host:
 	@Tests/run-host-tests.sh
+
+# Misuses of the region views that must not compile (Tests/CompileFail).
+test-compile-fail:
+	@Tests/run-compile-fail.sh
 
 test-qemu: kernel initrd
 	@status=0; qemu/run-qemu-tests.sh || status=1; qemu/run-user-tests.sh || status=1; qemu/run-debug-tests.sh || status=1; exit $$status

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tests/run-all.sh: every test (host unit tests, the user test programs run
+# Tests/run-all.sh: every test (host unit tests, the compile-fail checks of
+# the typed access levels, the user test programs run
 # natively on Linux, the kernel in QEMU, then user space in QEMU, the
 # serial-console debugging tools, then one quick run of every benchmark
 # program: qemu/bench-smoke.sh), and the
@@ -13,6 +14,7 @@ trap 'rm -rf "$results"' EXIT
 start=$(date +%s)
 
 RESULTS_FILE=$results/host Tests/run-host-tests.sh
+RESULTS_FILE=$results/compile-fail Tests/run-compile-fail.sh
 RESULTS_FILE=$results/native Tests/run-user-native.sh
 RESULTS_FILE=$results/qemu qemu/run-qemu-tests.sh
 RESULTS_FILE=$results/qemu-user qemu/run-user-tests.sh
@@ -20,7 +22,7 @@ RESULTS_FILE=$results/qemu-debug qemu/run-debug-tests.sh
 RESULTS_FILE=$results/bench-smoke qemu/bench-smoke.sh
 
 passed=0; failed=0
-for suite in host native qemu qemu-user qemu-debug bench-smoke; do
+for suite in host compile-fail native qemu qemu-user qemu-debug bench-smoke; do
     if [ -s "$results/$suite" ]; then
         read -r p f < "$results/$suite"
     else

@@ -97,13 +97,15 @@ extension UserAddressSpace {
             // Never a region that may not write (a shared file mapping: its
             // frames are the page cache's).
             guard region.mayProtection.contains(.write) else { throw .notMapped }
-            let forced = region.with(protection: region.protection.union(.write))
+            let prepared = preparedForFault(region, at: VirtualAddress(address.raw & ~(pageSize - 1)))
+            let forced = RegionRef(prepared.with(protection: prepared.protection.union(.write)))
             try Self.check(resolve(fault, in: forced, tlb: tlb))
             let page = VirtualAddress(address.raw & ~(pageSize - 1))
             reprotectPages([region.clipped(to: page..<page + pageSize)!], tlb: tlb)
             return
         }
-        try Self.check(resolve(fault, in: region, tlb: tlb))
+        let view = RegionRef(preparedForFault(region, at: VirtualAddress(address.raw & ~(pageSize - 1))))
+        try Self.check(resolve(fault, in: view, tlb: tlb))
     }
 
     private static func check(_ outcome: FaultResolution) throws(VMError) {

@@ -38,8 +38,9 @@
 // pages included.
 // 5. The leaf already allows the access: the TLB held a stale entry; the
 //    page is invalidated (`.resolved(.spurious)`).
-// Regions never change here, except that a private region's first fault
-// gives it its reverse-map lineage (Linux anon_vma_prepare); otherwise only
+// Regions never change here (the fault path holds a read view, RegionRef),
+// except that a private region's first fault gives it its reverse-map
+// lineage first (Linux anon_vma_prepare: preparedForFault); otherwise only
 // the page table, the frame counts, `residentPages` and the RSS counters
 // (UserAddressSpace+Counters.swift) change.
 
@@ -53,24 +54,34 @@ extension UserAddressSpace {
             return .notMapped
         }
         guard Self.allows(region.protection, fault.access) else { return .accessDenied }
-        return resolve(fault, in: region, tlb: tlb)
+        let view = RegionRef(preparedForFault(region, at: page))
+        return resolve(fault, in: view, tlb: tlb)
     }
 
-    /// Resolves `fault` as `region` (which contains its page and allows its
-    /// access) says; the regions themselves are not consulted.
+    /// `region` (which contains `page`) ready for a fault: a private
+    /// region's first fault gives it its reverse-map lineage (Linux
+    /// anon_vma_prepare, which takes its own lock, not the mmap write lock).
+    mutating func preparedForFault(_ region: Region, at page: VirtualAddress) -> Region {
+        guard region.lineage == nil && region.backing.isPrivate else { return region }
+        var prepared = region
+        let lineage = AnonLineage(member: identity)
+        regionList.attach(lineage, toRegionContaining: page)
+        prepared.lineage = lineage
+        return prepared
+    }
+
+    /// Resolves `fault` as the region behind `view` (which contains its
+    /// page, allows its access and is prepared: preparedForFault) says; the
+    /// regions themselves are neither consulted nor changed (the read
+    /// level, RegionViews.swift).
     /// Cost (the hot path of every fault): one page-table walk, shared by
     /// the lookup of the leaf and its installation (the cursor caches the
     /// page table), and no TLB invalidation when a leaf is created or only
     /// gains rights (PageTableCursor.setLeafProtection).
-    mutating func resolve<TLB: TLBControl>(_ fault: PageFault, in region: consuming Region,
+    mutating func resolve<TLB: TLBControl>(_ fault: PageFault, in view: borrowing RegionRef,
                                            tlb: TLB) -> FaultResolution {
         let page = VirtualAddress(fault.address.raw & ~(pageSize - 1))
-        if region.lineage == nil && region.backing.isPrivate {
-            // The region's first fault gives it a lineage (anon_vma_prepare).
-            let lineage = AnonLineage(member: identity)
-            regionList.attach(lineage, toRegionContaining: page)
-            region.lineage = lineage
-        }
+        let region = view.region
         let frames = table.frames
         let memory = table.memory
         // The RSS counters change with the leaf's frame: `before` is the

@@ -29,7 +29,13 @@ extension UserAddressSpace {
         if let refusal = protectionRefusal(range, protection) { throw refusal }
         let old = regionList.pieces(in: range)
         try checkProtectLimits(old, to: protection)
-        let pieces = old.map { $0.with(protection: protection) }
+        // Each piece changes through the write view (RegionViews.swift),
+        // which refuses past the may-permissions as protectionRefusal did.
+        let pieces = try old.map { (piece) throws(VMError) -> Region in
+            var view = RegionMut(piece)
+            try view.setProtection(protection)
+            return view.finish()
+        }
         guard regionList.fits(placing: pieces, over: range) else { throw .tooManyRegions }
         if protection.allowsAccess {
             reprotectPages(pieces, tlb: tlb)

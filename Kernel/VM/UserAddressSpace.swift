@@ -55,10 +55,26 @@
 //    `.limitExceeded` with nothing changed (UserAddressSpace+Limits.swift).
 // VMInvariantChecker.swift checks 2-4 and 8, and the frame counts across spaces.
 //
-// Locking: callers serialise operations on one space (one lock per
-// process, today: one CPU with interrupts off in the kernel). The fault
-// path runs with interrupts off and never blocks; it reads the regions and
-// changes only the page table (Linux: mmap read lock + page-table lock).
+// Locking (the typed levels are in RegionViews.swift). The type says
+// which lock an operation stands under:
+// - the space's mmap lock, read: a `borrowing UserAddressSpace` (lookups:
+//   regions, region(containing:), translate, withRegion);
+// - the space's mmap lock, write: `inout` (every `mutating` operation:
+//   map, unmap, protect, remap, brk, fork, teardown), exclusive by Swift's
+//   law of exclusivity;
+// - one region, read (VmaRef): a `borrowing RegionRef`, which the fault
+//   path gets: it cannot change the region (deviation: `resolve` is
+//   mutating, because the page-table cache and the counters are part of
+//   this value; Linux faults under the read lock, the page-table lock
+//   guarding the ptes);
+// - one region, write: an `inout RegionMut` (mprotect's pieces,
+//   withRegionForWriting);
+// - a region not yet inserted (VmaNew): an owned NewRegion, consumed by
+//   its commit.
+// Lock order, for when there is more than one CPU: mmap lock, region
+// lock, page-table lock (PageTable.edit), frame allocator lock. Today one
+// CPU runs every syscall and fault with interrupts off and never blocks,
+// which serialises them; these are the places the real locks will go.
 //
 // Linux behaviour followed: mmap (mm/mmap.c do_mmap, MAP_FIXED replacing
 // old mappings, the hint, top-down search as unmapped_area_topdown), munmap
