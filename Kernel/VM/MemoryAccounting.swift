@@ -100,6 +100,22 @@ public enum ResidentKind: Equatable, Sendable {
     }
 }
 
+extension FaultFix {
+    /// The RSS counter the faulting page counts in once this fix is made
+    /// (the fault path's accounting, UserAddressSpace+Fault.swift): a new
+    /// or copied private frame is anonymous, a shared object's page shared,
+    /// a page-cache frame file, the zero page none. `.reuse` and
+    /// `.spurious` change no counter (nil; the caller skips them).
+    var residentKind: ResidentKind? {
+        switch self {
+        case .zeroPage, .reuse, .spurious: return nil
+        case .demandZero, .copyOnWrite, .fileCopy: return .anonymous
+        case .shared: return .shared
+        case .file: return .file
+        }
+    }
+}
+
 extension Region {
     /// Linux is_stack_mapping: VM_STACK (the main stack; this kernel has
     /// no MAP_GROWSDOWN).

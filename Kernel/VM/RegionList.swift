@@ -97,8 +97,13 @@ public struct RegionList {
     /// counts (Linux refuses at the first split past the limit, so an
     /// mprotect that splits and then merges may fail there and pass here).
     /// Contract: as for `replace`, except that `range` need not be covered.
+    /// O(1) while far from the cap: a placement removes the regions it
+    /// overlaps and adds at most its pieces and the two straddling parts,
+    /// so below `maxCount - pieces.count - 2` it always fits; only nearer
+    /// the cap is the placement computed, O(log n + k).
     public func fits(placing pieces: [Region], over range: Range<VirtualAddress>) -> Bool {
-        count(afterPlacing: pieces, over: range) <= Self.maxCount
+        if count + pieces.count + 2 <= Self.maxCount { return true }
+        return count(afterPlacing: pieces, over: range) <= Self.maxCount
     }
 
     /// The number of regions placing `pieces` over `range` would leave.

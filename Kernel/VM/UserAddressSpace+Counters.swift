@@ -36,15 +36,6 @@ extension UserAddressSpace {
         regionList.replace(range, with: new)
     }
 
-    /// The RSS counter `leaf` counts in, or nil if it counts in none (no
-    /// leaf, or the zero page). The fault path reads it before and after
-    /// its change, inside its one walk (Linux inc/dec_mm_counter at the
-    /// pte change in do_anonymous_page and wp_page_copy).
-    static func residentKind(of leaf: PageTableEntry?, _ frames: Frames) -> ResidentKind? {
-        guard let leaf else { return nil }
-        return ResidentKind.of(leaf.address(at: .pageTable), frames)
-    }
-
     /// Uncounts the resident pages `dropped` counted (discardPages, which
     /// counts the frames it releases into a scratch value because the
     /// space is borrowed by the page-table edit while it runs).

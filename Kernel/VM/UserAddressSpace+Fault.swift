@@ -86,7 +86,8 @@ extension UserAddressSpace {
         let memory = table.memory
         // The RSS counters change with the leaf's frame: `before` is the
         // kind the leaf counted in (nil: none or the zero page), `after` the
-        // kind it counts in now. Both are read inside the one walk.
+        // kind it counts in now, which the fix says (FaultFix.residentKind)
+        // without another look at the frame.
         let outcome: (resolution: FaultResolution, createdLeaf: Bool, before: ResidentKind?, after: ResidentKind?)
         do {
             outcome = try table.edit(page..<page + pageSize, flushingWith: tlb) {
@@ -94,16 +95,14 @@ extension UserAddressSpace {
                     -> (resolution: FaultResolution, createdLeaf: Bool, before: ResidentKind?, after: ResidentKind?) in
                 guard let leaf = cursor.leaf() else {
                     let filled = try Self.fill(&cursor, region, page, fault.access, frames, memory: memory)
-                    guard filled.isResolved else { return (filled, false, nil, nil) }
-                    try cursor.jump(to: page)    // map advanced past it; the table stays cached
-                    return (filled, true, nil, Self.residentKind(of: cursor.leaf(), frames))
+                    guard case .resolved(let fix) = filled else { return (filled, false, nil, nil) }
+                    return (filled, true, nil, fix.residentKind)
                 }
                 if fault.access == .write && !leaf.isWritable {
-                    let before = ResidentKind.of(leaf.address(at: .pageTable), frames)
                     let broken = try Self.breakCopyOnWrite(&cursor, leaf, region, frames, memory: memory)
-                    guard broken.isResolved else { return (broken, false, nil, nil) }
-                    try cursor.jump(to: page)
-                    return (broken, false, before, Self.residentKind(of: cursor.leaf(), frames))
+                    // A reuse keeps the frame, and with it the counter.
+                    guard case .resolved(let fix) = broken, fix != .reuse else { return (broken, false, nil, nil) }
+                    return (broken, false, ResidentKind.of(leaf.address(at: .pageTable), frames), fix.residentKind)
                 }
                 cursor.invalidateStale()
                 return (.resolved(.spurious), false, nil, nil)

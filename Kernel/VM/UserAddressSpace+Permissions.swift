@@ -17,9 +17,12 @@ extension UserAddressSpace {
     /// may-permissions lack part of `protection` is `.permissionDenied`
     /// (EACCES: `(newflags & ~(newflags >> 4)) & VM_ACCESS_FLAGS`),
     /// whichever comes first. Contract: `range` is page aligned.
-    func protectionRefusal(_ range: Range<VirtualAddress>, _ protection: VMProtection) -> VMError? {
+    /// `pieces` are the regions' parts inside `range`
+    /// (`regionList.pieces(in: range)`, which mprotect needs anyway).
+    func protectionRefusal(_ range: Range<VirtualAddress>, _ protection: VMProtection,
+                           pieces: [Region]) -> VMError? {
         var covered = range.lowerBound
-        for piece in regionList.pieces(in: range) {
+        for piece in pieces {
             if piece.start > covered { return .notMapped }
             if !piece.mayAllow(protection) { return .permissionDenied }
             covered = piece.end

@@ -26,8 +26,8 @@ extension UserAddressSpace {
         guard !range.isEmpty else { return }
         guard let end = Self.pageAlignedUp(range.upperBound.raw) else { throw .notMapped }
         let range = range.lowerBound..<VirtualAddress(end)
-        if let refusal = protectionRefusal(range, protection) { throw refusal }
         let old = regionList.pieces(in: range)
+        if let refusal = protectionRefusal(range, protection, pieces: old) { throw refusal }
         try checkProtectLimits(old, to: protection)
         // Each piece changes through the write view (RegionViews.swift),
         // which refuses past the may-permissions as protectionRefusal did.
