@@ -257,7 +257,8 @@ else
     expect_text gdb/kcurrent "current: pid 1 (init), running, cr3 0x" "(cs 0x2b: ring 3)"
     if grep -aqE '^\* +1 +0 +running +0x[0-9a-f_]+ +[0-9]+ KiB +init$' "$log"; then pass gdb/ktasks
     else fail gdb/ktasks "no ktasks line for pid 1 in $log"; fi
-    expect_text gdb/kvmas "pid 1 (init): 4 mappings" "0x40_0000          0x40_1000" "image" "stack  1/32 pages"
+    expect_text gdb/kvmas "pid 1 (init): 4 mappings" "0x40_0000          0x40_1000" "MAY  KIND   BACKING OFFSET" \
+        "rwx  image  file    0x" "stack  anon    -        1/32 pages"
     expect_text gdb/kpt "walk of 0x40_0000 under pid 1 (init)" "PML4[0]" "PT[0]" "owns-frame" "0x40_0000 -> physical 0x"
     expect_text gdb/kpt-agrees-with-the-cpu "0x400000:	0x7f	0x45	0x4c	0x46" "direct map of the walk's frame: 7f 45 4c 46"
     expect_text gdb/stepi "<syscall_dispatch+"

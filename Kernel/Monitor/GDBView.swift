@@ -48,6 +48,10 @@ enum GDBView {
             slot.pointee.end = region.end.raw
             slot.pointee.protection = UInt32(region.protection.rawValue)
             slot.pointee.kind = kindCode(region.kind)
+            slot.pointee.may_protection = UInt32(region.mayProtection.rawValue)
+            slot.pointee.backing = backingCode(region.backing)
+            if case .privateAnonymous = region.backing { slot.pointee.offset = 0 }
+            else { slot.pointee.offset = region.pageOffset &* pageSize }
             written += 1
             next = task.withSpace { $0.firstRegion(endingAbove: region.end) }
         }
@@ -64,6 +68,17 @@ enum GDBView {
         case .blocked(.childExit): return 3
         case .zombie: return 4
         default: return 5   // a state added later (qemu/gdbinit shows "?")
+        }
+    }
+
+    /// gdb_view_region.backing (qemu/gdbinit's BACKINGS; the names are the
+    /// monitor's `vmas` column, MonitorHooks.backingName).
+    static func backingCode(_ backing: RegionBacking) -> UInt32 {
+        switch backing {
+        case .privateAnonymous: return 0
+        case .shared: return 1
+        case .privateFile: return 2
+        case .sharedFile: return 3
         }
     }
 

@@ -40,14 +40,17 @@ enum FileSyscalls {
         if capacity == 0 { return .value(0) }
         switch file.kind {
         case .console:
-            // Fail a bad buffer now rather than after blocking for input; only
-            // the bytes one line can fill need to be there.
-            guard UserMemory.probeWritable(buffer, min(capacity, LineDiscipline.maximumLineLength)) else {
-                return .error(.EFAULT)
-            }
+            // As Linux's tty_read: block for a line, then copy it; only the
+            // bytes the line fills must be writable, and a fault part-way
+            // gives the count copied (-EFAULT if none), the rest of the
+            // line being consumed (iterate_tty_read). So a 16-byte buffer
+            // at the end of a page reads a short line with count 4096.
             guard let line = ConsoleDevice.input.read(capacity: capacity) else { return .block(.consoleInput) }
-            let copied = line.withUnsafeBytes { UserMemory.copyOut($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, to: buffer, count: line.count) }
-            return copied ? .integer(line.count) : .error(.EFAULT)
+            guard !line.isEmpty else { return .value(0) }
+            let copied = line.withUnsafeBytes {
+                UserMemory.copyOutPrefix($0.baseAddress!, to: buffer, count: line.count)
+            }
+            return copied > 0 ? .integer(copied) : .error(.EFAULT)
         case .file(let contents):
             // A fault part-way gives the short count of what was copied,
             // -EFAULT only when nothing was (Linux filemap_read: "return

@@ -170,20 +170,3 @@ enum UserMemory {
         }
     }
 }
-
-extension UserMemory {
-    /// True when every page of [address, address + count) is writable user
-    /// memory: reads one byte per page and writes it back (interrupts are
-    /// off and there is one CPU, so nothing changes it in between).
-    static func probeWritable(_ address: UInt64, _ count: Int) -> Bool {
-        guard isUserRange(address, count) else { return false }
-        var cursor = address
-        let end = address + UInt64(count)
-        while cursor < end {
-            var byte: UInt8 = 0
-            guard copyIn(from: cursor, to: &byte, count: 1), copyOut(&byte, to: cursor, count: 1) else { return false }
-            cursor = (cursor & ~(pageSize - 1)) + pageSize
-        }
-        return true
-    }
-}

@@ -21,6 +21,9 @@ struct gdb_view_region {
     uint64_t start, end;
     uint32_t protection;          // PROT_READ 1 | PROT_WRITE 2 | PROT_EXEC 4
     uint32_t kind;                // 0 image, 1 heap, 2 stack, 3 anonymous
+    uint32_t may_protection;      // VM_MAYREAD 1 | VM_MAYWRITE 2 | VM_MAYEXEC 4
+    uint32_t backing;             // 0 anon, 1 shmem, 2 file (private), 3 shfile (shared file)
+    uint64_t offset;              // bytes into the backing object (0 for anon)
 };
 
 struct gdb_view_task {
