@@ -14,7 +14,9 @@
 #   shell/...        the default init (the shell) fed a script on the serial
 #                    port, one line per prompt: built-ins, programs with
 #                    arguments, a C program, the cowtest suite (issue [4]:
-#                    the shell in make run can run it), an unknown command, a background
+#                    the shell in make run can run it), console reads into a
+#                    buffer at the end of a mapping (ttyread, review item
+#                    14), an unknown command, a background
 #                    job, then `exit 5`, which must make `make run` fail.
 #   outside/...      a static gcc binary built here from outside the tree,
 #                    added with EXTRA_PROGRAMS and run as init: exit 0 must
@@ -129,6 +131,9 @@ shell_script=(
     "hello one two"
     "hello_c"
     "cow"
+    "ttyread"
+    "short"
+    "a-line-longer-than-its-16-byte-buffer"
     "nosuch"
     "spin &"
     "hello after-spin"
@@ -175,6 +180,9 @@ expect_text shell/hello-with-arguments "Hello from ring 3" "argv[1] = one" "argv
 expect_text shell/hello-c "Hello from C in ring 3"
 expect_text shell/exit-line "[exit 0]"
 expect_text shell/ls exectarget
+# Review item 14: a console read needs only the bytes its line fills.
+expect_text shell/console-read-copies-the-line "ttyread: short line: 6 bytes" "ttyread: long line: 16 bytes" \
+    "ttyread: ok"
 if grep -aqE '^cow: [0-9]+ passed, 0 failed' "$log"; then pass shell/cowtest
 else fail shell/cowtest "the cowtest suite did not pass from the shell; see $log"; fi
 # Every "command not found" must be about nosuch: help, ls, hello, spin exist.
