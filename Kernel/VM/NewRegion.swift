@@ -6,8 +6,9 @@
 // Design: ~Copyable, and committed by a consuming call, so that a region
 // is configured, then committed exactly once, and cannot be changed or
 // committed again afterwards (the compiler refuses a use after commit).
-// Its only configuration today is narrowing the may-permissions; issue [5]
-// builds the typed read and write views next to it.
+// Its only configuration today is narrowing the may-permissions. It is the
+// "new" of the three typed access levels; the read and write views are in
+// RegionViews.swift.
 
 public struct NewRegion: ~Copyable {
     private var region: Region

@@ -6,7 +6,7 @@
 // | Level | Linux (lock held)                          | Here (how it is lent)             | May                                  |
 // |-------|--------------------------------------------|-----------------------------------|--------------------------------------|
 // | read  | VmaRef: mmap_read_lock, or the VMA's read  | RegionRef, `borrowing`, by         | read the region; fault pages in      |
-// |       | lock (lock_vma_under_rcu)                  | `withRegion` and the fault path    | (resolve), zap them                  |
+// |       | lock (lock_vma_under_rcu)                  | `withRegion` and the fault path    | (resolve)                            |
 // | write | mmap_write_lock + vma_start_write          | RegionMut, `inout`, by             | also change the protection, within   |
 // |       |                                            | `withRegionForWriting`, mprotect   | the may-permissions (EACCES past)    |
 // | new   | VmaNew: mmap_write_lock, VMA not in the    | NewRegion, owned, `consuming`      | narrow the may-permissions, then     |
@@ -27,17 +27,9 @@
 // diagnostic; `make test` checks that each fails to compile with it (and
 // that a correct use compiles, so the check cannot pass vacuously).
 //
-// The space itself is the mmap lock: a `borrowing UserAddressSpace` offers
-// only lookups (the read lock), and every operation that changes regions
-// or page tables is `mutating` (the write lock, exclusive by Swift's law
-// of exclusivity). Deviation: Linux resolves faults under the read lock
-// (page tables have their own locks); here `resolve` is mutating because
-// the page-table cache and the counters are part of the space's value, and
-// what keeps it from changing the region is that it gets a RegionRef.
-// The lock order, for when there is more than one CPU: the space's mmap
-// lock, then a region's lock, then the page-table lock (PageTable.edit),
-// then the frame allocator's lock. Today one CPU runs each syscall and
-// fault with interrupts off, and these are the places the real locks go.
+// The space's own level (a borrowed space is the mmap read lock, a
+// mutating operation the write lock), the deviation of the fault path and
+// the lock order are stated once, in the header of UserAddressSpace.swift.
 
 /// Read access to one region (Linux VmaRef). Lent `borrowing` by
 /// `UserAddressSpace.withRegion(containing:_:)` and given to the fault path.

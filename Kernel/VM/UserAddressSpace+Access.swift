@@ -93,18 +93,18 @@ extension UserAddressSpace {
             throw .notMapped
         }
         let fault = PageFault(address: address, access: access, wasPresent: false, fromUser: false)
+        let page = VirtualAddress(address.raw & ~(pageSize - 1))
         if access == .write && !region.protection.contains(.write) {
             // Never a region that may not write (a shared file mapping: its
             // frames are the page cache's).
             guard region.mayProtection.contains(.write) else { throw .notMapped }
-            let prepared = preparedForFault(region, at: VirtualAddress(address.raw & ~(pageSize - 1)))
+            let prepared = preparedForFault(region, at: page)
             let forced = RegionRef(prepared.with(protection: prepared.protection.union(.write)))
             try Self.check(resolve(fault, in: forced, tlb: tlb))
-            let page = VirtualAddress(address.raw & ~(pageSize - 1))
             reprotectPages([region.clipped(to: page..<page + pageSize)!], tlb: tlb)
             return
         }
-        let view = RegionRef(preparedForFault(region, at: VirtualAddress(address.raw & ~(pageSize - 1))))
+        let view = RegionRef(preparedForFault(region, at: page))
         try Self.check(resolve(fault, in: view, tlb: tlb))
     }
 

@@ -44,6 +44,11 @@
 // the page table, the frame counts, `residentPages` and the RSS counters
 // (UserAddressSpace+Counters.swift) change.
 
+/// What the fault path's page-table step did: its resolution, whether it
+/// created a leaf, and the RSS counters the leaf counted in before and
+/// counts in after (nil: none, or the zero page).
+typealias FaultStep = (resolution: FaultResolution, createdLeaf: Bool, before: ResidentKind?, after: ResidentKind?)
+
 extension UserAddressSpace {
     /// Makes the access `fault` describes possible if the regions allow it,
     /// or says why not. Contract: `tlb` is the TLB of the CPU that has this
@@ -88,11 +93,10 @@ extension UserAddressSpace {
         // kind the leaf counted in (nil: none or the zero page), `after` the
         // kind it counts in now, which the fix says (FaultFix.residentKind)
         // without another look at the frame.
-        let outcome: (resolution: FaultResolution, createdLeaf: Bool, before: ResidentKind?, after: ResidentKind?)
+        let outcome: FaultStep
         do {
             outcome = try table.edit(page..<page + pageSize, flushingWith: tlb) {
-                [region] (cursor) throws(PagingError)
-                    -> (resolution: FaultResolution, createdLeaf: Bool, before: ResidentKind?, after: ResidentKind?) in
+                [region] (cursor) throws(PagingError) -> FaultStep in
                 guard let leaf = cursor.leaf() else {
                     let filled = try Self.fill(&cursor, region, page, fault.access, frames, memory: memory)
                     guard case .resolved(let fix) = filled else { return (filled, false, nil, nil) }

@@ -5,7 +5,8 @@
 // allocated), copy-on-write after fork on either side, the reverse map and
 // the VMInvariantChecker after each step, whole page tables moved, no
 // empty page-table page left behind, and allocation failures changing
-// nothing. `withSpace` adds the leak check and the TLB model's stale-entry
+// nothing; RLIMIT_AS/RLIMIT_DATA on growth, and parked PROT_NONE pages
+// moving with their frames. `withSpace` adds the leak check and the TLB model's stale-entry
 // check at the end of each test; pages are touched before they move, so a
 // missing flush of the old range would be used from the warm TLB.
 

@@ -14,14 +14,6 @@
 import KernelCore
 import FakeMMU
 
-/// Counts what it is asked to do and does nothing.
-private final class CountingTLB: TLBControl {
-    var pages = 0
-    var fullFlushes = 0
-    func invalidatePage(_ address: VirtualAddress) { pages += 1 }
-    func flushAll(includingGlobal: Bool) { fullFlushes += 1 }
-}
-
 private typealias BenchSpace = UserAddressSpace<SimulatedPhysicalMemory, TestFrameProvider>
 
 private let machineBytes: UInt64 = 1 << 30

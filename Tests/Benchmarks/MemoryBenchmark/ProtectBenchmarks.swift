@@ -8,19 +8,13 @@ import FakeMMU
 
 private typealias ProtectSpace = UserAddressSpace<SimulatedPhysicalMemory, TestFrameProvider>
 
-/// Counts nothing and does nothing.
-private final class NullTLB: TLBControl {
-    func invalidatePage(_ address: VirtualAddress) {}
-    func flushAll(includingGlobal: Bool) {}
-}
-
 func runProtectBenchmarks() {
     let pages: UInt64 = 256, calls = 20_000, rounds = 3
     print("mprotect (UserAddressSpace.protect, a \(pages)-page resident region, \(calls) calls per run, best of \(rounds)):")
     let memory = SimulatedPhysicalMemory(size: 64 << 20)
     let frames = TestFrameProvider(memory: memory, firstFrame: PhysicalAddress(4 << 20), frameCount: 8192)
     let kernel = try! PageTable(memory: memory, frames: frames, pinnedSlots: 255..<512)
-    let tlb = NullTLB()
+    let tlb = CountingTLB()
     let start: UInt64 = 0x0000_0010_0000_0000
     var space = try! ProtectSpace(sharingKernelHalfOf: kernel)
     _ = try! space.map(MapRequest(address: VirtualAddress(start), length: pages * pageSize, protection: .readWrite,

@@ -26,7 +26,7 @@
 // until out of memory), many_regions (the region limit).
 #include "ctest.h"
 
-enum { E2BIG = 7, TARGET_OK = 42, TARGET_BAD = 43, RLIMIT_STACK = 3, SYS_prlimit64 = 302 };
+enum { E2BIG = 7, ENOMEM = 12, TARGET_OK = 42, TARGET_BAD = 43, RLIMIT_STACK = 3, SYS_prlimit64 = 302 };
 enum { MAX_ARG_STRLEN = 32 * 4096, ARG_MAX = 32 * 4096, STK_LIM = 8 << 20 };
 enum { CLOCK_MONOTONIC = 1 };
 #define TARGET_FLAG "--exhaustion-target"
@@ -226,7 +226,7 @@ static void spin(u64 unused) {
 }
 
 // ---- One mprotect and one munmap across tens of thousands of regions -------------
-enum { REGION_PAGES = 20000, ENOMEM_ = 12 };
+enum { REGION_PAGES = 20000 };
 
 // Every other page of [base, base + REGION_PAGES pages) read-write, the rest
 // read-only: REGION_PAGES regions that cannot merge. Returns 1 on success.
@@ -262,7 +262,7 @@ static void region_cases(void) {
     check("one-munmap-of-20000-regions", r == 0, "the munmap failed");
     check("sibling-ran-after-the-munmap", sibling_moved(before), "the spinning sibling made no progress");
     // Nothing is left there: mprotect of an unmapped page is ENOMEM.
-    check("munmap-left-no-region", sc3(SYS_mprotect, (long)base, PAGE_SIZE, PROT_READ) == -ENOMEM_,
+    check("munmap-left-no-region", sc3(SYS_mprotect, (long)base, PAGE_SIZE, PROT_READ) == -ENOMEM,
           "a page of the unmapped range is still mapped");
 }
 

@@ -207,28 +207,6 @@ struct PageTableTree<Memory: PhysicalMemory, Frames: FrameProvider> {
         }
     }
 
-    /// The page table (level 1) covering `linear`, linking the missing
-    /// tables above it from `reserve`.
-    /// Contract: `countMissingTables` succeeded for a 4 KiB leaf at `linear`
-    /// and `reserve` holds that many pages.
-    func pageTable(creatingFor linear: UInt64, reserve: inout TableReserve) -> PhysicalAddress {
-        var table = root
-        var level = PagingLevel.pml4
-        while let next = level.next {
-            let index = level.index(of: linear)
-            let found = entry(table, index)
-            if found.isPresent {
-                table = found.address(at: level)
-            } else {
-                let child = reserve.take(memory: memory)
-                setEntry(table, index, .link(to: child))
-                table = child
-            }
-            level = next
-        }
-        return table
-    }
-
     // MARK: Unmap
 
     /// Clears every leaf in [start, end), present or parked, handing owned
