@@ -1,4 +1,9 @@
 // FrameAllocator: the physical frame allocator, a binary buddy system.
+// This file: construction, allocation and freeing, the checks and the buddy
+// system. FrameAllocator+References.swift: the reference and map counts,
+// flags and reverse-map record of a handed-out frame. +Verify.swift: the
+// self-check of the invariants below. FrameViolation.swift: what misuse
+// reports.
 //
 // Design:
 //  - Memory is managed in blocks of 2^order frames, order 0 ... maxOrder
@@ -45,75 +50,6 @@
 //
 // Not thread safe: the kernel calls it on one CPU with interrupts off.
 
-/// What a caller did wrong, reported by the frame allocator.
-public struct FrameViolation: Equatable {
-    public enum Operation: UInt8 {
-        case allocate, retain, release, freeContiguous, incrementMapCount, decrementMapCount
-        public var name: StaticString {
-            switch self {
-            case .allocate: return "allocate"
-            case .retain: return "retain"
-            case .release: return "release"
-            case .freeContiguous: return "freeContiguous"
-            case .incrementMapCount: return "incrementMapCount"
-            case .decrementMapCount: return "decrementMapCount"
-            }
-        }
-    }
-    public enum Problem: UInt8 {
-        /// The frame is free: a double free, a refcount underflow, or a use after free.
-        case frameIsFree
-        /// Reserved, metadata, a hole in the memory map, or beyond RAM.
-        case frameNotAllocatable
-        case notPageAligned
-        case countOverflow
-        case countUnderflow
-        /// The last reference was released while page tables still map it.
-        case frameStillMapped
-        /// A kind that cannot be allocated, or a frame count out of range.
-        case invalidArgument
-        public var name: StaticString {
-            switch self {
-            case .frameIsFree: return "frame is free (double free?)"
-            case .frameNotAllocatable: return "frame is not allocatable memory"
-            case .notPageAligned: return "address is not page aligned"
-            case .countOverflow: return "count overflow"
-            case .countUnderflow: return "count underflow"
-            case .frameStillMapped: return "frame is still mapped"
-            case .invalidArgument: return "invalid argument"
-            }
-        }
-    }
-    public let operation: Operation
-    public let problem: Problem
-    public let address: PhysicalAddress
-
-    public init(_ operation: Operation, _ problem: Problem, _ address: PhysicalAddress) {
-        self.operation = operation
-        self.problem = problem
-        self.address = address
-    }
-}
-
-public enum FrameAllocatorError: Error, Equatable {
-    /// The memory map has no allocatable frame.
-    case noUsableMemory
-    /// No allocatable run is large enough for the per-frame table.
-    case noRoomForMetadata(bytes: UInt64)
-}
-
-/// A snapshot of the allocator's counters.
-public struct FrameStatistics: Equatable {
-    /// Usable frames in the memory map.
-    public let totalFrames: Int
-    /// Frames per kind, indexed by `FrameKind.rawValue`; they add up to `totalFrames`.
-    public let framesByKind: [Int]
-
-    public var freeFrames: Int { framesByKind[Int(FrameKind.free.rawValue)] }
-    /// Frames of `kind`: `.free`, `.reserved` (usable but withheld), `.metadata`, or handed out.
-    public func frames(_ kind: FrameKind) -> Int { framesByKind[Int(kind.rawValue)] }
-}
-
 extension FrameKind {
     /// True for the kinds a caller may allocate, retain and release.
     var isHandedOut: Bool { self != .free && self != .reserved && self != .metadata }
@@ -128,14 +64,17 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
 
     // The hot-path state is in `let`s and raw buffers (allocated once, in
     // init): no exclusivity checks, no copy-on-write, no reference counting.
-    private let table: FrameTable<Memory>
+    // Internal, not private, here and on the checks below only because the
+    // extensions in FrameAllocator+References.swift and +Verify.swift use
+    // them; nothing outside the allocator's files should.
+    let table: FrameTable<Memory>
     /// Physical range of the per-frame table.
     public let metadataRange: Range<UInt64>
     /// Per order 0 ... maxOrder: first frame of the free list, or FrameInfo.none.
-    private let freeHeads: UnsafeMutablePointer<UInt32>
+    let freeHeads: UnsafeMutablePointer<UInt32>
     public let totalFrames: Int
     /// Frames per kind, by FrameKind.rawValue.
-    private let frameCounts: UnsafeMutablePointer<Int>
+    let frameCounts: UnsafeMutablePointer<Int>
 
     /// How many violations were reported, and the latest one.
     public private(set) var violationCount = 0
@@ -314,123 +253,6 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
         for frame in first ..< first + UInt32(count) { dropReference(frame) }
     }
 
-    /// Adds a reference to the handed-out frame at `address` (a COW share).
-    public func retain(_ address: PhysicalAddress) {
-        guard let frame = checkedFrame(address, .retain) else { return }
-        let info = table.entry(frame)
-        guard checkHandedOut(info.pointee.kind, .retain, address) else { return }
-        guard info.pointee.refCount < UInt32.max else { report(.retain, .countOverflow, address); return }
-        info.pointee.refCount += 1
-    }
-
-    /// One more reference to the handed-out frame at `address`, as an
-    /// OwnedFrame (FrameProvider.shareFrame).
-    public func shareFrame(at address: PhysicalAddress) -> OwnedFrame {
-        retain(address)
-        return OwnedFrame(adopting: address)
-    }
-
-    /// Drops a reference to the frame at `address`; returns true if that freed
-    /// the frame. A frame that is free, not allocatable, or still mapped when
-    /// its last reference goes is reported and left alone (returns false).
-    @discardableResult
-    public func release(_ address: PhysicalAddress) -> Bool {
-        guard let frame = checkedFrame(address, .release), canDropReference(frame, .release) else { return false }
-        return dropReference(frame)
-    }
-
-    /// References held on the frame at `address`; 0 for a free or unmanaged frame.
-    public func referenceCount(of address: PhysicalAddress) -> UInt32 {
-        guard let frame = frameNumber(address) else { return 0 }
-        return table.entry(frame).pointee.refCount
-    }
-
-    /// What the frame at `address` is used for; `.reserved` outside managed RAM.
-    public func kind(of address: PhysicalAddress) -> FrameKind {
-        guard let frame = frameNumber(address) else { return .reserved }
-        return table.entry(frame).pointee.kind
-    }
-
-    /// Page-table entries mapping the frame at `address`; 0 for a free or unmanaged frame.
-    public func mapCount(of address: PhysicalAddress) -> UInt32 {
-        guard let frame = frameNumber(address) else { return 0 }
-        return table.entry(frame).pointee.mapCount
-    }
-
-    /// Records one more page-table entry mapping the handed-out frame at
-    /// `address`. A map count may not exceed the references (each leaf
-    /// holds one), so it cannot overflow before the reference count does.
-    public func incrementMapCount(_ address: PhysicalAddress) {
-        guard let frame = checkedFrame(address, .incrementMapCount) else { return }
-        let info = table.entry(frame)
-        guard checkHandedOut(info.pointee.kind, .incrementMapCount, address) else { return }
-        guard info.pointee.mapCount < info.pointee.refCount else {
-            report(.incrementMapCount, .countOverflow, address); return
-        }
-        info.pointee.mapCount += 1
-    }
-
-    /// Records one page-table entry fewer mapping the frame at `address`.
-    public func decrementMapCount(_ address: PhysicalAddress) {
-        guard let frame = checkedFrame(address, .decrementMapCount) else { return }
-        let info = table.entry(frame)
-        guard checkHandedOut(info.pointee.kind, .decrementMapCount, address) else { return }
-        guard info.pointee.mapCount > 0 else { report(.decrementMapCount, .countUnderflow, address); return }
-        info.pointee.mapCount -= 1
-    }
-
-    /// FrameProvider.duplicateLeafReference: one lookup and one check for
-    /// what retain + incrementMapCount + setFlags would each look up and
-    /// check (fork runs it for every resident page).
-    public func duplicateLeafReference(_ address: PhysicalAddress, clearing: FrameFlags) {
-        guard let frame = checkedFrame(address, .retain) else { return }
-        let info = table.entry(frame)
-        guard checkHandedOut(info.pointee.kind, .retain, address) else { return }
-        guard info.pointee.refCount < UInt32.max else { report(.retain, .countOverflow, address); return }
-        // mapCount <= refCount before, so it stays below the new refCount.
-        info.pointee.refCount += 1
-        info.pointee.mapCount += 1
-        info.pointee.flags.subtract(clearing)
-    }
-
-    /// FrameProvider.releaseLeafReference: decrementMapCount, then release,
-    /// with one lookup (unmap and teardown run it for every resident page).
-    public func releaseLeafReference(_ address: PhysicalAddress) {
-        guard let frame = checkedFrame(address, .decrementMapCount) else { return }
-        let info = table.entry(frame)
-        guard checkHandedOut(info.pointee.kind, .decrementMapCount, address) else { return }
-        guard info.pointee.mapCount > 0 else { report(.decrementMapCount, .countUnderflow, address); return }
-        info.pointee.mapCount -= 1
-        guard canDropReference(frame, .release) else { return }
-        dropReference(frame)
-    }
-
-    /// The flags of the frame at `address` (none outside managed RAM).
-    public func flags(of address: PhysicalAddress) -> FrameFlags {
-        guard let frame = frameNumber(address) else { return [] }
-        return table.entry(frame).pointee.flags
-    }
-
-    /// Sets the flags of the handed-out frame at `address`.
-    public func setFlags(_ flags: FrameFlags, of address: PhysicalAddress) {
-        guard let frame = frameNumber(address), table.entry(frame).pointee.kind.isHandedOut else { return }
-        table.entry(frame).pointee.flags = flags
-    }
-
-    /// The reverse-map owner and index of the frame at `address`.
-    public func reverseMapping(of address: PhysicalAddress) -> (owner: UInt64, index: UInt64) {
-        guard let frame = frameNumber(address), table.entry(frame).pointee.kind.isHandedOut else { return (0, 0) }
-        let info = table.entry(frame).pointee
-        return (info.owner, info.index)
-    }
-
-    /// Records the reverse-map owner and index of the handed-out frame at `address`.
-    public func setReverseMapping(of address: PhysicalAddress, owner: UInt64, index: UInt64) {
-        guard let frame = frameNumber(address), table.entry(frame).pointee.kind.isHandedOut else { return }
-        table.entry(frame).pointee.owner = owner
-        table.entry(frame).pointee.index = index
-    }
-
     /// The shared zero frame, allocated at the first use and held forever.
     /// Kernel: touched during boot, before the frame baseline is taken.
     public var zeroFrame: PhysicalAddress {
@@ -464,14 +286,14 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
 
     /// The frame number of `address` if it is page aligned and described by the table.
     @inline(__always)
-    private func frameNumber(_ address: PhysicalAddress) -> UInt32? {
+    func frameNumber(_ address: PhysicalAddress) -> UInt32? {
         guard address.isPageAligned, address.frameNumber < UInt64(table.frameCount) else { return nil }
         return UInt32(address.frameNumber)
     }
 
     /// Like frameNumber, but reports why `operation` cannot use `address`.
     @inline(__always)
-    private func checkedFrame(_ address: PhysicalAddress, _ operation: FrameViolation.Operation) -> UInt32? {
+    func checkedFrame(_ address: PhysicalAddress, _ operation: FrameViolation.Operation) -> UInt32? {
         guard address.isPageAligned else { report(operation, .notPageAligned, address); return nil }
         guard let frame = frameNumber(address) else { report(operation, .frameNotAllocatable, address); return nil }
         return frame
@@ -479,7 +301,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
 
     /// True if `kind` is a handed-out kind; reports otherwise.
     @inline(__always)
-    private func checkHandedOut(_ kind: FrameKind, _ operation: FrameViolation.Operation,
+    func checkHandedOut(_ kind: FrameKind, _ operation: FrameViolation.Operation,
                                 _ address: PhysicalAddress) -> Bool {
         if kind.isHandedOut { return true }
         report(operation, kind == .free ? .frameIsFree : .frameNotAllocatable, address)
@@ -488,7 +310,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
 
     /// True if one reference on `frame` may be dropped; reports otherwise.
     @inline(__always)
-    private func canDropReference(_ frame: UInt32, _ operation: FrameViolation.Operation) -> Bool {
+    func canDropReference(_ frame: UInt32, _ operation: FrameViolation.Operation) -> Bool {
         let info = table.entry(frame).pointee
         let address = Self.address(of: frame)
         guard checkHandedOut(info.kind, operation, address) else { return false }
@@ -499,7 +321,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
 
     /// Records a violation and tells the handler. Changes nothing else.
     @inline(never)
-    private func report(_ operation: FrameViolation.Operation, _ problem: FrameViolation.Problem,
+    func report(_ operation: FrameViolation.Operation, _ problem: FrameViolation.Problem,
                         _ address: PhysicalAddress) {
         let violation = FrameViolation(operation, problem, address)
         violationCount += 1
@@ -522,7 +344,7 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
     /// Drops one reference on the handed-out `frame` (already checked by
     /// canDropReference), freeing it at zero. Returns true if freed.
     @discardableResult
-    private func dropReference(_ frame: UInt32) -> Bool {
+    func dropReference(_ frame: UInt32) -> Bool {
         let info = table.entry(frame)
         info.pointee.refCount -= 1
         guard info.pointee.refCount == 0 else { return false }
@@ -614,68 +436,5 @@ public final class FrameAllocator<Memory: PhysicalMemory>: FrameProvider {
         if next != FrameInfo.none { table.entry(next).pointee.prev = prev }
         info.pointee.next = FrameInfo.none
         info.pointee.prev = FrameInfo.none
-    }
-
-    // MARK: Self-check
-
-    /// Walks the whole table and every free list; returns what is wrong, or
-    /// nil if every invariant holds. O(frames): for tests and debugging.
-    func verifyInvariants() -> StaticString? {
-        var counts = [Int](repeating: 0, count: FrameKind.allCases.count)
-        var freeInBlocks = 0
-        var frame: UInt32 = 0
-        while frame < table.frameCount {
-            let info = table.entry(frame).pointee
-            if info.kind == .free && info.order != FrameInfo.notHead {
-                let order = Int(info.order)
-                if order > Self.maxOrder { return "free block order out of range" }
-                if frame & ((1 << UInt32(order)) - 1) != 0 { return "free block not aligned" }
-                let end = frame + (1 << UInt32(order))
-                if end > table.frameCount { return "free block beyond table" }
-                for inner in frame + 1 ..< end {
-                    let i = table.entry(inner).pointee
-                    if i.kind != .free || i.order != FrameInfo.notHead { return "free block interior not free" }
-                }
-                if order < Self.maxOrder {
-                    let buddy = frame ^ (1 << UInt32(order))
-                    if buddy < table.frameCount {
-                        let b = table.entry(buddy).pointee
-                        if b.kind == .free && b.order == UInt8(order) { return "two free buddies not merged" }
-                    }
-                }
-                if info.refCount != 0 || info.mapCount != 0 { return "free frame has counts" }
-                freeInBlocks += 1 << order
-                counts[0] += 1 << order
-                frame = end
-                continue
-            }
-            if info.kind == .free { return "free frame outside any free block" }
-            if info.order != FrameInfo.notHead { return "non-free frame marked as a block head" }
-            if info.kind.isHandedOut && info.refCount == 0 { return "handed-out frame with no reference" }
-            if info.kind.isHandedOut && info.mapCount > info.refCount { return "more mappings than references" }
-            if !info.kind.isHandedOut && (info.refCount != 0 || info.mapCount != 0) { return "unmanaged frame has counts" }
-            if info.kind != .reserved { counts[Int(info.kind.rawValue)] += 1 }
-            frame += 1
-        }
-        var listed = 0
-        for order in 0 ... Self.maxOrder {
-            var prev = FrameInfo.none
-            var current = freeHeads[order]
-            while current != FrameInfo.none {
-                let info = table.entry(current).pointee
-                if info.kind != .free || info.order != UInt8(order) { return "free list holds a non-head" }
-                if info.prev != prev { return "free list back link broken" }
-                listed += 1 << order
-                if listed > freeInBlocks { return "free list has a cycle or extra entries" }
-                prev = current
-                current = info.next
-            }
-        }
-        if listed != freeInBlocks { return "free block missing from its list" }
-        for kind in FrameKind.allCases where kind != .reserved {
-            if counts[Int(kind.rawValue)] != frameCounts[Int(kind.rawValue)] { return "per-kind count wrong" }
-        }
-        if statistics.framesByKind.reduce(0, +) != totalFrames { return "kind counts do not add up to total" }
-        return nil
     }
 }
