@@ -18,7 +18,21 @@
 //    shifts the following entries back to keep this (Knuth's algorithm R).
 // 4. `count` entries are occupied and count * 4 <= capacity * 3 (the load
 //    factor 3/4, checked before each insertion).
+// 5. `multiplier` is odd and fixed for the map's life; the home slot of an
+//    index is the top log2(capacity) bits of index * multiplier.
 // Cost: lookup, insertion and removal O(1) expected; iteration O(capacity).
+//
+// Why a random multiplier: a task chooses which pages of a MAP_SHARED
+// mapping it touches. With a fixed multiplier it could pick indexes whose
+// home slots coincide at every capacity (a fixed Fibonacci multiplier maps
+// indexes spaced by the right Fibonacci number next to each other), make
+// one probe chain as long as the map, and every fault on that object cost
+// O(pages) with interrupts off. Multiply-shift with a random odd
+// multiplier is a universal family (Dietzfelbinger et al., 1997: two
+// distinct indexes share a home slot with probability at most
+// 2 / capacity), so the task cannot aim without knowing the multiplier.
+// It comes from SystemRandomNumberGenerator: arc4random_buf in the kernel
+// (Runtime/libc.c, the seed of Swift's own hashing), getrandom on the host.
 public struct PageIndexMap: Sequence {
     /// One entry: a page index and its frame.
     struct Slot {
@@ -31,16 +45,18 @@ public struct PageIndexMap: Sequence {
     private static let minimumCapacity = 8
     /// The load factor 3/4 as a fraction (invariant 4).
     private static let loadNumerator = 3, loadDenominator = 4
-    /// 2^64 / the golden ratio: Fibonacci hashing spreads consecutive page
-    /// indexes (the common case) over the whole table (Knuth, TAOCP 6.4).
-    private static let fibonacciMultiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
+    /// The hash multiplier (invariant 5).
+    private let multiplier: UInt64
 
     private var slots: [Slot] = []
     /// 64 - log2(capacity): the home slot is the product's top bits.
     private var shift: UInt64 = 64
     public private(set) var count = 0
 
-    public init() {}
+    public init() {
+        var entropy = SystemRandomNumberGenerator()
+        multiplier = entropy.next() | 1
+    }
 
     public var isEmpty: Bool { count == 0 }
 
@@ -115,7 +131,7 @@ public struct PageIndexMap: Sequence {
 
     /// Where the probe for `index` starts. Contract: the table is not empty.
     private func home(of index: UInt64) -> Int {
-        Int(truncatingIfNeeded: (index &* Self.fibonacciMultiplier) >> shift)
+        Int(truncatingIfNeeded: (index &* multiplier) >> shift)
     }
 
     /// Doubles the table (or creates it) and re-inserts every entry.
