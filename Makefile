@@ -43,14 +43,24 @@ KERNEL_OBJS  := $(BUILD)/kernel/swift.o \
 # copies and clears as `rep movsb`/`rep stosb`, one counted instruction per
 # byte under icount; -O made the fault path ~40% and fork ~15-20% cheaper
 # for a 14% larger text (bench/README.md).
+# No x87/MMX/SSE/AVX in the kernel, as Linux (arch/x86/Makefile: -mno-sse
+# -mno-mmx -mno-sse2 -mno-80387; -mgeneral-regs-only for C): a user task's
+# FPU registers stay live while it is in the kernel and are switched lazily
+# on the way back to ring 3 (Boot/fpu.inc). Swift cannot take -mno-x87 (its
+# shims declare `long double` functions, which clang then rejects), so the
+# Swift code is only kept off x87 by using no Float/Double (Dictionary is
+# one: Kernel/VM/PageIndexMap.swift); Linker/check-no-fpu.sh proves it on
+# the linked image.
+NO_FPU_FLAGS := -mno-sse -mno-sse2 -mno-mmx
 SWIFT_FLAGS := -target x86_64-unknown-none-elf -enable-experimental-feature Embedded \
                -wmo -parse-as-library -O -module-name Kernel \
                -Xfrontend -disable-stack-protector -Xfrontend -function-sections \
                -Xcc -mno-red-zone -Xcc -ffreestanding -Xcc -fno-omit-frame-pointer \
+               $(addprefix -Xcc ,$(NO_FPU_FLAGS)) \
                -I Kernel/Arch/x86_64/HAL -I Kernel/Monitor/Symbols -g
 C_FLAGS     := -target x86_64-unknown-none-elf -ffreestanding -fno-builtin -nostdlib \
                -mno-red-zone -fno-stack-protector -fno-omit-frame-pointer \
-               -O2 -g -Wall -Werror
+               -mgeneral-regs-only -O2 -g -Wall -Werror
 SWIFT_ROOT  := $(abspath $(dir $(shell command -v $(SWIFTC)))/..)
 # String comparison and hashing need the Unicode tables (toolchain notes).
 SWIFT_EMBEDDED_LIBS := $(SWIFT_ROOT)/lib/swift/embedded/x86_64-unknown-none-elf/libswiftUnicodeDataTables.a
@@ -96,13 +106,14 @@ $(BUILD)/kernel/symbols-empty.o: Linker/make-symbol-table.sh Kernel/Monitor/Symb
 	Linker/make-symbol-table.sh --empty > $(BUILD)/kernel/symbols-empty.c
 	$(CC_KERNEL) $(C_FLAGS) $(SYMBOLS_C) -c $(BUILD)/kernel/symbols-empty.c -o $@
 
-$(KERNEL_ELF): $(KERNEL_OBJS) $(BUILD)/kernel/symbols-empty.o Linker/kernel.ld Linker/check-image.sh
+$(KERNEL_ELF): $(KERNEL_OBJS) $(BUILD)/kernel/symbols-empty.o Linker/kernel.ld Linker/check-image.sh Linker/check-no-fpu.sh
 	$(LD_KERNEL) $(LD_FLAGS) $(KERNEL_OBJS) $(BUILD)/kernel/symbols-empty.o $(SWIFT_EMBEDDED_LIBS) -o $@.pass1
 	Linker/make-symbol-table.sh $@.pass1 > $(BUILD)/kernel/symbols.c
 	$(CC_KERNEL) $(C_FLAGS) $(SYMBOLS_C) -c $(BUILD)/kernel/symbols.c -o $(BUILD)/kernel/symbols.o
 	$(LD_KERNEL) $(LD_FLAGS) $(KERNEL_OBJS) $(BUILD)/kernel/symbols.o $(SWIFT_EMBEDDED_LIBS) -o $@.tmp
 	Linker/make-symbol-table.sh --same-text $@.pass1 $@.tmp
 	Linker/check-image.sh $@.tmp
+	Linker/check-no-fpu.sh $@.tmp
 	rm -f $@.pass1
 	mv $@.tmp $@
 

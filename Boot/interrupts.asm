@@ -8,18 +8,16 @@
 ; The frame it returns is the one resumed, which lets the scheduler switch
 ; tasks by returning another task's saved frame.
 ;
-; FPU/SSE state: the kernel's Swift code uses SSE, so the user's registers
-; are saved (fxsave) on every entry from ring 3 and restored on every exit
-; to ring 3, into the area `current_fpu_state` points at (the scheduler
-; points it at the running task's area); in between the kernel runs with
-; its own defaults (fpu.inc). Kernel code runs with interrupts
-; off except in the idle loop, which has no SSE state worth keeping.
+; FPU/SSE state: the kernel has no x87/SSE code (fpu.inc), so the user's
+; registers stay live through the kernel: the entry saves nothing, and the
+; return to ring 3 loads the resumed task's state only when another task's
+; is the live one (lazy switching, Boot/fpu.asm). Kernel code runs with
+; interrupts off except in the idle loop.
 ; One CPU: no swapgs, no per-CPU GS base.
 
 %include "frame.inc"
 %include "smap.inc"
 %include "extable.inc"
-%define KERNEL_MXCSR_DEFINED_HERE
 %include "fpu.inc"
 
 section .text
@@ -53,26 +51,11 @@ FRAME_CS_OFFSET equ 18 * 8         ; 15 registers, vector, error code, rip, then
 IRET_FRAME_CS_OFFSET equ 8          ; rip, then cs
 GENERAL_PROTECTION_VECTOR equ 13
 
-section .data
-align 8
-; Where the running task's FPU/SSE state is saved (512 bytes, 16-aligned).
-global current_fpu_state
-current_fpu_state: dq boot_fpu_state
-section .bss
-align 16
-boot_fpu_state: resb 512
-section .text
-
 interrupt_common:
     PUSH_GENERAL_REGISTERS
     cld
     CLAC_IF_SMAP                    ; gates keep the user's RFLAGS.AC: drop it (Linux ASM_CLAC)
-    test qword [rsp + FRAME_CS_OFFSET], 3
-    jz .from_kernel
-    mov rax, [rel current_fpu_state]
-    fxsave64 [rax]
-    LOAD_KERNEL_FPU_DEFAULTS
-.from_kernel:
+.dispatch:                          ; names what follows the macro's ..@N.skip in backtraces
     mov rdi, rsp                    ; 16-byte aligned here (see hal.h)
     xor ebp, ebp                    ; backtraces stop at the interrupt
     call interrupt_dispatch
@@ -81,8 +64,7 @@ global interrupt_return
 interrupt_return:
     test qword [rsp + FRAME_CS_OFFSET], 3
     jz .to_kernel
-    mov rax, [rel current_fpu_state]
-    fxrstor64 [rax]
+    LOAD_USER_FPU_STATE_IF_NOT_LIVE
 .to_kernel:
     POP_GENERAL_REGISTERS
     add rsp, 16                     ; vector and error code
@@ -112,9 +94,6 @@ iret_fault_fixup:
 EXTABLE interrupt_return.iret, iret_fault_fixup
 
 section .rodata
-align 4
-global kernel_mxcsr
-kernel_mxcsr: dd 0x1f80             ; every SSE exception masked, round to nearest (fpu.inc)
 align 8
 global isr_stub_table
 isr_stub_table:

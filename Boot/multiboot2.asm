@@ -7,7 +7,7 @@
 ;        identity            0x0000000000000000  (so this code keeps running)
 ;        kernel image alias  0x00007f8000000000  (KERNEL_VMA, PML4 slot 255)
 ;        direct map          0xffff800000000000  (PML4 slot 256)
-;   3. enables SSE, PAE, long mode, NX and write protection, and paging;
+;   3. enables SSE (for ring 3), PAE, long mode, NX and write protection, and paging;
 ;   4. jumps to 64-bit code at the kernel's link address and calls
 ;      kernel_main(magic, multiboot_info_physical).
 ;
@@ -114,7 +114,8 @@ _start32:
     mov [boot_pml4 + 255 * 8], eax
     mov [boot_pml4 + 256 * 8], eax
 
-    ; SSE: Swift code uses it (see the toolchain notes). NE: x87 errors
+    ; SSE on for user programs (the kernel itself has no FP code, fpu.inc:
+    ; CR4.OSFXSR lets fxsave/fxrstor carry the XMM registers). NE: x87 errors
     ; raise #MF in the task that caused them (SIGFPE), as on Linux, not the
     ; legacy FERR# interrupt.
     mov eax, cr0

@@ -8,7 +8,9 @@
 ;     hal_interrupt_frame *syscall_dispatch(hal_interrupt_frame *frame)
 ; The frame it returns is resumed: with sysretq when it is a syscall frame
 ; of a task returning to a canonical user RIP, otherwise through
-; interrupt_return (iretq).
+; interrupt_return (iretq). Neither path saves or restores the user's
+; FPU/SSE registers: the kernel does not use them (fpu.inc); the return
+; loads the resumed task's state only when it is not the live one.
 ;
 ; One CPU: the two scratch slots below are globals, not per-CPU data.
 
@@ -25,7 +27,7 @@ ENOSYS                 equ 38
 
 section .text
 bits 64
-extern syscall_dispatch, interrupt_return, current_fpu_state
+extern syscall_dispatch, interrupt_return
 global syscall_entry
 syscall_entry:
     mov [rel syscall_user_rsp], rsp
@@ -39,9 +41,6 @@ syscall_entry:
     push SYSCALL_FRAME_VECTOR
     PUSH_GENERAL_REGISTERS
     cld
-    mov rax, [rel current_fpu_state]
-    fxsave64 [rax]
-    LOAD_KERNEL_FPU_DEFAULTS
     mov rdi, rsp
     xor ebp, ebp
     call syscall_dispatch
@@ -60,8 +59,7 @@ syscall_entry:
     shr rcx, USER_SPACE_LIMIT_SHIFT
     jnz interrupt_return
 
-    mov rax, [rel current_fpu_state]
-    fxrstor64 [rax]
+    LOAD_USER_FPU_STATE_IF_NOT_LIVE
     POP_GENERAL_REGISTERS
     add rsp, 16                     ; vector and error code
     mov rcx, [rsp]                  ; user rip

@@ -3,9 +3,11 @@ import HAL
 // fork, exit, kill and reap (Linux kernel/fork.c, kernel/exit.c).
 //
 // Ownership over a task's life:
-//   running  -> owns an address space, a kernel stack, an FPU area, files
-//   zombie   -> exit freed the space and the files at once; the kernel
-//               stack stays (exit runs on it) until the parent reaps
+//   running  -> owns an address space, a kernel stack, an FPU area, files,
+//               and maybe the FPU registers (FPUOwnership.swift)
+//   zombie   -> exit freed the space and the files and gave up the FPU
+//               registers at once; the kernel stack stays (exit runs on
+//               it) until the parent reaps
 //   reaped   -> stack freed, task dropped from the table (the FPU area
 //               goes with the Task object)
 enum Lifecycle {
@@ -26,7 +28,7 @@ enum Lifecycle {
         child.cr3 = child.space!.table.root.raw
         child.frame.pointee = parent.frame.pointee
         child.frame.pointee.rax = 0
-        child.fpuState.copyMemory(from: parent.fpuState, byteCount: Task.fpuStateSize)
+        FPUOwnership.copyState(of: parent, into: child)
         // The parent is running: its selectors are the CPU's (Linux copy_thread).
         child.segments = UserSegments.live()
         child.state = .ready
@@ -45,6 +47,7 @@ enum Lifecycle {
         if let space = task.space.take() { space.tearDown() }
         VMCheck.everything()
         task.files.closeAll()
+        FPUOwnership.release(task)  // a zombie never returns to ring 3
         task.waitStatus = waitStatus
         task.state = .zombie
         guard reportToParent else { return }

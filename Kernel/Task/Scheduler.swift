@@ -97,8 +97,10 @@ enum Scheduler {
         return idle
     }
 
-    /// Loads `next`'s stacks, FPU area, segment selectors and address
-    /// space; returns its frame.
+    /// Loads `next`'s stacks, segment selectors and address space, and
+    /// names its FPU area as the one to resume; returns its frame. The FPU
+    /// registers themselves are switched only on the return to ring 3,
+    /// and only if they are not `next`'s already (FPUOwnership.swift).
     private static func switchTo(_ next: Task) -> UnsafeMutablePointer<hal_interrupt_frame> {
         let previous: Task = current
         if previous !== next {

@@ -41,7 +41,9 @@ final class Task {
     let kernelStack: KernelStack
     /// Where this task's registers were saved at its last kernel entry.
     var frame: UnsafeMutablePointer<hal_interrupt_frame>
-    /// The fxsave area (512 bytes, 16-byte aligned).
+    /// The fxsave area (512 bytes, 16-byte aligned): the task's x87/SSE
+    /// state, except while it owns the registers (FPUOwnership.swift),
+    /// when the registers are the truth and the area is stale.
     let fpuState: UnsafeMutableRawPointer
     var files: FileTable
     /// The resource limits (getrlimit/setrlimit/prlimit64): inherited at
@@ -78,6 +80,7 @@ final class Task {
     }
 
     deinit {
+        FPUOwnership.release(self)  // never save into the freed area
         fpuState.deallocate()
     }
 
@@ -105,11 +108,14 @@ final class Task {
     }
 
     /// The FPU/SSE state a new program starts with: all registers zero,
-    /// every exception masked.
+    /// every exception masked (Linux fpstate_init, loaded at execve by
+    /// fpu_flush_thread). Written into the area, and the registers released
+    /// if they were this task's, so the return to ring 3 loads the area.
     func resetFPUState() {
         fpuState.initializeMemory(as: UInt8.self, repeating: 0, count: Task.fpuStateSize)
         fpuState.storeBytes(of: Task.fpuControlWordDefault, toByteOffset: Task.fpuControlWordOffset, as: UInt16.self)
         fpuState.storeBytes(of: Task.mxcsrDefault, toByteOffset: Task.mxcsrOffset, as: UInt32.self)
+        FPUOwnership.release(self)
     }
 
     /// Runs `body` on the address space (a user task's, never nil). Calling

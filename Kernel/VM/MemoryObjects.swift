@@ -38,7 +38,7 @@ public final class AnonLineage {
 /// MAP_SHARED|MAP_ANONYMOUS memory: pages shared by every mapping.
 public final class SharedMemory {
     /// Page index -> frame, for the pages touched so far.
-    public private(set) var pages: [UInt64: PhysicalAddress] = [:]
+    public private(set) var pages = PageIndexMap()
     /// Where the frames go back.
     private let frames: any FrameProvider
     /// The object's size in pages (mmap's length); faults beyond it are

@@ -47,7 +47,7 @@
 public final class FileContents {
     public let bytes: UnsafeRawBufferPointer
     /// Page index -> the cache's frame (invariants 1 and 2).
-    public private(set) var pages: [UInt64: PhysicalAddress] = [:]
+    public private(set) var pages = PageIndexMap()
     /// Where the frames come from and go back.
     private let frames: any FrameProvider
 

@@ -1,8 +1,9 @@
 // User/Tests/fpu/main.swift: FPU/SSE registers survive preemption. Two
 // children run the same floating-point recurrence with different seeds at
-// the same time, long enough to be preempted many times (and to have the
-// kernel's own SSE code run in between); each exits 0 only if its result
-// is bit-for-bit the one the parent computed alone beforehand.
+// the same time, long enough to be preempted many times (so the lazily
+// switched registers change owner many times, Boot/fpu.asm); each exits 0
+// only if its result is bit-for-bit the one the parent computed alone
+// beforehand.
 import UserRuntime
 
 let iterations = 1_500_000

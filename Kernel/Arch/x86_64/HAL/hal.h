@@ -148,7 +148,6 @@ static inline void *hal_heap_metadata(void) { return heap_metadata; }
 // ---- User mode (Boot/syscall.asm, Boot/usercopy.asm, Boot/interrupts.asm) ----
 extern char syscall_entry[];
 extern uint64_t syscall_kernel_rsp;
-extern void *current_fpu_state;
 extern uint8_t smap_enabled;
 static inline void hal_set_smap_enabled(int enabled) { smap_enabled = enabled ? 1 : 0; }
 uint64_t hal_user_copy(void *destination, const void *source, uint64_t count);
@@ -156,7 +155,17 @@ static inline uint64_t hal_syscall_entry_address(void) { return (uint64_t)syscal
 extern char syscall_compat_entry[];
 static inline uint64_t hal_syscall_compat_entry_address(void) { return (uint64_t)syscall_compat_entry; }
 static inline void hal_set_syscall_kernel_stack(uint64_t top) { syscall_kernel_rsp = top; }
+
+// ---- FPU/SSE state, switched lazily (Boot/fpu.asm, Boot/fpu.inc) ---------------
+// current_fpu_state: the running task's fxsave area; fpu_owner_area: the
+// area of the task whose state is live in the registers (NULL: none).
+extern void *current_fpu_state, *fpu_owner_area;
+void fpu_save_live_state(void *area);
 static inline void hal_set_fpu_state_area(void *area) { current_fpu_state = area; }
+static inline void *hal_fpu_owner_area(void) { return fpu_owner_area; }
+static inline void hal_fpu_clear_owner(void) { fpu_owner_area = 0; }
+// fxsave64 of the live registers into `area` (16-aligned, 512 bytes).
+static inline void hal_fpu_save_live_state(void *area) { fpu_save_live_state(area); }
 
 // ---- Stacks (Boot/gdt.asm) ------------------------------------------------------
 void hal_run_on_stack(uint64_t stack_top, void (*function)(void)) __attribute__((noreturn));

@@ -2,9 +2,14 @@
 //
 // Measured in ../shared/notes/embedded-swift-x86_64.md: the embedded stdlib
 // calls memset/memcpy/memmove/memcmp/strlen, posix_memalign/free (classes,
-// arrays, strings), arc4random_buf (hashing seeds) and ceil. Compiled with
+// arrays, strings) and arc4random_buf (hashing seeds). Compiled with
 // -ffreestanding -fno-builtin so the compiler cannot turn a loop here back
-// into a call to the function being defined.
+// into a call to the function being defined, and -mgeneral-regs-only like
+// the whole kernel (Boot/fpu.inc): no float or double here. The stdlib's
+// Dictionary also wants `ceil` (its growth policy computes in Double); the
+// kernel uses PageIndexMap instead (Kernel/VM/PageIndexMap.swift). A
+// Dictionary in kernel code would bring back x87 code and a call to ceil:
+// the link or Linker/check-no-fpu.sh fails then.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,13 +90,4 @@ void arc4random_buf(void *buffer, size_t count) {
         state ^= state << 17;
         out[i] = (unsigned char)state;
     }
-}
-
-// Rounds toward +infinity. Written out because `x.rounded(.up)` in Swift
-// compiles back into a call to ceil.
-double ceil(double x) {
-    const double two52 = 4503599627370496.0;  // beyond this every double is whole
-    if (!(x < two52 && x > -two52)) return x;  // large, infinite or NaN
-    double truncated = (double)(int64_t)x;
-    return truncated < x ? truncated + 1.0 : truncated;
 }
