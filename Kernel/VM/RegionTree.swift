@@ -62,6 +62,10 @@ struct RegionTree {
 
     /// No node.
     private static let none: Int32 = -1
+    /// The tallest tree `forEach` walks: an AVL tree of n nodes is under
+    /// 1.44 log2(n + 2) tall (invariant 2), so under 46 for as many nodes
+    /// as an Int32 index can name.
+    private static let maxHeight: Int32 = 48
     /// Below this many slots the array is never compacted.
     private static let compactionFloor = 64
     /// Up to this many regions removed plus added, `replace` changes them
@@ -151,23 +155,56 @@ struct RegionTree {
     /// Calls `body` with `state` and each region ending above `address`, in
     /// address order, until it returns false. O(log n + regions visited).
     /// The state is passed in and out rather than captured, so that the
-    /// closure needs no context and nothing is boxed.
+    /// closure needs no context and nothing is boxed. A loop over a stack of
+    /// the nodes still to visit rather than a recursion: a call per level
+    /// (and per region) cost more than the descent itself.
     func forEach<State>(endingAbove address: UInt64, _ state: inout State,
                         _ body: (inout State, Region) -> Bool) {
-        _ = visit(root, endingAbove: address, &state, body)
-    }
-
-    /// False if `body` asked to stop.
-    private func visit<State>(_ node: Int32, endingAbove address: UInt64, _ state: inout State,
-                              _ body: (inout State, Region) -> Bool) -> Bool {
-        guard node != Self.none, nodes[Int(node)].highest > address else { return true }
-        // Regions are sorted and disjoint, so ends grow in order too: if
-        // this one ends at or below `address`, so does its left subtree.
-        if nodes[Int(node)].end > address {
-            guard visit(nodes[Int(node)].left, endingAbove: address, &state, body),
-                  body(&state, payload[Int(node)]) else { return false }
+        guard root != Self.none, nodes[Int(root)].highest > address else { return }
+        // The stack holds at most one node per level of the current path.
+        precondition(nodes[Int(root)].height <= Self.maxHeight, "RegionTree: too tall")
+        let top = root
+        nodes.withUnsafeBufferPointer { nodes in
+            payload.withUnsafeBufferPointer { payload in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: Int(Self.maxHeight)) { pending in
+                    // SAFETY: every index followed is a live node's
+                    // (invariant 4), so inside both buffers; `pending` is
+                    // written below `depth` before it is read there, and
+                    // `depth` stays within the height checked above.
+                    // `pending[0..<depth]` are the nodes whose regions come
+                    // next, the nearest on top: the path's nodes where it
+                    // turned left.
+                    var depth = 0
+                    var node = top
+                    // Down to the first region ending above `address`.
+                    // Regions are sorted and disjoint, so ends grow in order
+                    // too: a node ending at or below it has only such
+                    // regions on its left.
+                    while node != Self.none {
+                        if nodes[Int(node)].end > address {
+                            pending[depth] = node
+                            depth += 1
+                            node = nodes[Int(node)].left
+                        } else {
+                            node = nodes[Int(node)].right
+                        }
+                    }
+                    while depth > 0 {
+                        depth -= 1
+                        let next = pending[depth]
+                        guard body(&state, payload[Int(next)]) else { return }
+                        // Its successors: the first regions of its right
+                        // subtree, down the left spine.
+                        node = nodes[Int(next)].right
+                        while node != Self.none {
+                            pending[depth] = node
+                            depth += 1
+                            node = nodes[Int(node)].left
+                        }
+                    }
+                }
+            }
         }
-        return visit(nodes[Int(node)].right, endingAbove: address, &state, body)
     }
 
     /// The end of the highest free range of at least `length` bytes inside
