@@ -121,6 +121,27 @@ struct RegionTree {
         return nil
     }
 
+    /// The region containing `address` if `test` holds for it, or nil. The
+    /// region is lent to `test` and copied (retained) only when it passes:
+    /// for the merge tests of a placement, which usually fail.
+    func region(containing address: UInt64, if test: (Region) -> Bool) -> Region? {
+        var node = root
+        while node != Self.none {
+            if address < nodes[Int(node)].start {
+                node = nodes[Int(node)].left
+            } else if address >= nodes[Int(node)].end {
+                node = nodes[Int(node)].right
+            } else {
+                let i = Int(node)
+                // SAFETY: `i` is a live node's index, inside `payload`
+                // (invariant 4).
+                let passes = payload.withUnsafeBufferPointer { payload in test(payload[i]) }
+                return passes ? payload[i] : nil
+            }
+        }
+        return nil
+    }
+
     /// The first region ending above `address` (containing it, or the next
     /// one), or nil.
     func first(endingAbove address: UInt64) -> Region? {
@@ -217,16 +238,23 @@ struct RegionTree {
         guard root != Self.none else { return Self.fit(bounds, length) }
         let top = nodes[Int(root)]
         if let end = Self.fit(Self.clip(top.highest, bounds.upperBound, bounds), length) { return end }
-        if let end = highestGap(in: root, length: length, bounds) { return end }
+        let tree = root
+        if top.widestGap >= length,
+           let end = nodes.withUnsafeBufferPointer({ Self.highestGap(in: tree, of: $0, length: length, bounds) }) {
+            return end
+        }
         return Self.fit(Self.clip(bounds.lowerBound, top.lowest, bounds), length)
     }
 
     /// The end of the highest gap between two regions of `node`'s subtree
-    /// that, clipped to `bounds`, holds `length` bytes.
-    private func highestGap(in node: Int32, length: UInt64, _ bounds: Range<UInt64>) -> UInt64? {
-        guard node != Self.none else { return nil }
+    /// that, clipped to `bounds`, holds `length` bytes. Static over the
+    /// node buffer, so that no level pays a bounds check; a child whose
+    /// widest gap is too narrow is skipped before the call rather than in it.
+    private static func highestGap(in node: Int32, of nodes: UnsafeBufferPointer<Node>, length: UInt64,
+                                   _ bounds: Range<UInt64>) -> UInt64? {
+        // SAFETY: `node` and its children are live nodes' indices
+        // (invariant 4), inside `nodes`.
         let i = Int(node)
-        guard nodes[i].widestGap >= length else { return nil }
         let spanEnd = Swift.min(nodes[i].highest, bounds.upperBound)
         let spanStart = Swift.max(nodes[i].lowest, bounds.lowerBound)
         guard spanStart < spanEnd, spanEnd - spanStart >= length else { return nil }
@@ -235,14 +263,17 @@ struct RegionTree {
         // Highest first: inside the right subtree, between this region and
         // the right subtree, between the left subtree and this region,
         // inside the left subtree.
-        if let found = highestGap(in: right, length: length, bounds) { return found }
-        if right != Self.none, let found = Self.fit(Self.clip(end, nodes[Int(right)].lowest, bounds), length) {
-            return found
+        if right != Self.none {
+            if nodes[Int(right)].widestGap >= length,
+               let found = highestGap(in: right, of: nodes, length: length, bounds) {
+                return found
+            }
+            if let found = Self.fit(Self.clip(end, nodes[Int(right)].lowest, bounds), length) { return found }
         }
-        if left != Self.none, let found = Self.fit(Self.clip(nodes[Int(left)].highest, start, bounds), length) {
-            return found
-        }
-        return highestGap(in: left, length: length, bounds)
+        guard left != Self.none else { return nil }
+        if let found = Self.fit(Self.clip(nodes[Int(left)].highest, start, bounds), length) { return found }
+        guard nodes[Int(left)].widestGap >= length else { return nil }
+        return highestGap(in: left, of: nodes, length: length, bounds)
     }
 
     /// [start, end) clipped to `bounds` (possibly empty).
@@ -519,7 +550,9 @@ struct RegionTree {
         // Single changes (one descent each, O(log n)).
 
         /// Restores AVL balance at `node` after one of its subtrees changed
-        /// height by one (insert, remove), and its subtree data.
+        /// height by one (insert, remove), and its subtree data. Inlined
+        /// into the descents: it runs at every level of each one.
+        @inline(__always)
         func balance(_ node: Int32) -> Int32 {
             // SAFETY: indices of nodes; a subtree two taller than its
             // sibling has children (see the type's comment).
