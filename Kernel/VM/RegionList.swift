@@ -267,16 +267,17 @@ public struct RegionList {
         // merge with the piece beside it (a merge among the pieces can only
         // make a merge with the neighbour less possible, never more).
         let overlapping = removed
-        if below == nil, low > 0, let first = pieces.first, let neighbour = tree.region(containing: low - 1),
-           neighbour.canMerge(with: first) {
+        // The neighbours are tested in place and copied only when they merge.
+        if below == nil, low > 0, !pieces.isEmpty,
+           let neighbour = tree.region(containing: low - 1, if: { $0.canMerge(with: pieces[0]) }) {
             // It ends at `low`: anything reaching further overlapped.
             below = neighbour
             starts = neighbour.start.raw..<starts.upperBound
             removed += 1
             known.append(neighbour.start.raw)
         }
-        if above == nil, let last = pieces.last, let neighbour = tree.region(containing: high),
-           last.canMerge(with: neighbour) {
+        if above == nil, !pieces.isEmpty,
+           let neighbour = tree.region(containing: high, if: { pieces[pieces.count - 1].canMerge(with: $0) }) {
             // It starts at `high`, for the same reason.
             above = neighbour
             starts = starts.lowerBound..<high + 1

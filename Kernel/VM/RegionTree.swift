@@ -36,9 +36,14 @@
 // it take one AVL descent per region instead, which costs less.
 //
 // Value semantics: the arrays are copy-on-write, so a copy (fork's) is
-// O(1) until one side changes, then one O(n) copy. Recursion depth is the
-// height (under 30 at the region cap). Nothing here allocates except the
-// two arrays and the arrays callers ask for.
+// O(1) until one side changes, then one O(n) copy. Constant factors: a
+// change makes the node array unique once and runs the tree algorithms
+// (`Links`) through one buffer pointer, so no node write pays a uniqueness
+// or bounds check (they had cost more than the descent itself); `forEach`
+// loops over a stack of pending nodes on the machine stack instead of
+// recursing. Recursion depth elsewhere is the height (under 30 at the
+// region cap). Nothing here allocates except the two arrays and the arrays
+// callers ask for.
 
 struct RegionTree {
     /// One region's place in the tree and its subtree's data (invariants 2
@@ -62,6 +67,10 @@ struct RegionTree {
 
     /// No node.
     private static let none: Int32 = -1
+    /// The tallest tree `forEach` walks: an AVL tree of n nodes is under
+    /// 1.44 log2(n + 2) tall (invariant 2), so under 46 for as many nodes
+    /// as an Int32 index can name.
+    private static let maxHeight: Int32 = 48
     /// Below this many slots the array is never compacted.
     private static let compactionFloor = 64
     /// Up to this many regions removed plus added, `replace` changes them
@@ -85,7 +94,7 @@ struct RegionTree {
     init(_ regions: [Region]) {
         nodes.reserveCapacity(regions.count)
         payload.reserveCapacity(regions.count)
-        root = build(regions, 0..<regions.count)
+        root = build(regions)
         count = regions.count
     }
 
@@ -112,6 +121,27 @@ struct RegionTree {
                 node = nodes[Int(node)].right
             } else {
                 return payload[Int(node)]
+            }
+        }
+        return nil
+    }
+
+    /// The region containing `address` if `test` holds for it, or nil. The
+    /// region is lent to `test` and copied (retained) only when it passes:
+    /// for the merge tests of a placement, which usually fail.
+    func region(containing address: UInt64, if test: (Region) -> Bool) -> Region? {
+        var node = root
+        while node != Self.none {
+            if address < nodes[Int(node)].start {
+                node = nodes[Int(node)].left
+            } else if address >= nodes[Int(node)].end {
+                node = nodes[Int(node)].right
+            } else {
+                let i = Int(node)
+                // SAFETY: `i` is a live node's index, inside `payload`
+                // (invariant 4).
+                let passes = payload.withUnsafeBufferPointer { payload in test(payload[i]) }
+                return passes ? payload[i] : nil
             }
         }
         return nil
@@ -151,23 +181,56 @@ struct RegionTree {
     /// Calls `body` with `state` and each region ending above `address`, in
     /// address order, until it returns false. O(log n + regions visited).
     /// The state is passed in and out rather than captured, so that the
-    /// closure needs no context and nothing is boxed.
+    /// closure needs no context and nothing is boxed. A loop over a stack of
+    /// the nodes still to visit rather than a recursion: a call per level
+    /// (and per region) cost more than the descent itself.
     func forEach<State>(endingAbove address: UInt64, _ state: inout State,
                         _ body: (inout State, Region) -> Bool) {
-        _ = visit(root, endingAbove: address, &state, body)
-    }
-
-    /// False if `body` asked to stop.
-    private func visit<State>(_ node: Int32, endingAbove address: UInt64, _ state: inout State,
-                              _ body: (inout State, Region) -> Bool) -> Bool {
-        guard node != Self.none, nodes[Int(node)].highest > address else { return true }
-        // Regions are sorted and disjoint, so ends grow in order too: if
-        // this one ends at or below `address`, so does its left subtree.
-        if nodes[Int(node)].end > address {
-            guard visit(nodes[Int(node)].left, endingAbove: address, &state, body),
-                  body(&state, payload[Int(node)]) else { return false }
+        guard root != Self.none, nodes[Int(root)].highest > address else { return }
+        // The stack holds at most one node per level of the current path.
+        precondition(nodes[Int(root)].height <= Self.maxHeight, "RegionTree: too tall")
+        let top = root
+        nodes.withUnsafeBufferPointer { nodes in
+            payload.withUnsafeBufferPointer { payload in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: Int(Self.maxHeight)) { pending in
+                    // SAFETY: every index followed is a live node's
+                    // (invariant 4), so inside both buffers; `pending` is
+                    // written below `depth` before it is read there, and
+                    // `depth` stays within the height checked above.
+                    // `pending[0..<depth]` are the nodes whose regions come
+                    // next, the nearest on top: the path's nodes where it
+                    // turned left.
+                    var depth = 0
+                    var node = top
+                    // Down to the first region ending above `address`.
+                    // Regions are sorted and disjoint, so ends grow in order
+                    // too: a node ending at or below it has only such
+                    // regions on its left.
+                    while node != Self.none {
+                        if nodes[Int(node)].end > address {
+                            pending[depth] = node
+                            depth += 1
+                            node = nodes[Int(node)].left
+                        } else {
+                            node = nodes[Int(node)].right
+                        }
+                    }
+                    while depth > 0 {
+                        depth -= 1
+                        let next = pending[depth]
+                        guard body(&state, payload[Int(next)]) else { return }
+                        // Its successors: the first regions of its right
+                        // subtree, down the left spine.
+                        node = nodes[Int(next)].right
+                        while node != Self.none {
+                            pending[depth] = node
+                            depth += 1
+                            node = nodes[Int(node)].left
+                        }
+                    }
+                }
+            }
         }
-        return visit(nodes[Int(node)].right, endingAbove: address, &state, body)
     }
 
     /// The end of the highest free range of at least `length` bytes inside
@@ -180,16 +243,23 @@ struct RegionTree {
         guard root != Self.none else { return Self.fit(bounds, length) }
         let top = nodes[Int(root)]
         if let end = Self.fit(Self.clip(top.highest, bounds.upperBound, bounds), length) { return end }
-        if let end = highestGap(in: root, length: length, bounds) { return end }
+        let tree = root
+        if top.widestGap >= length,
+           let end = nodes.withUnsafeBufferPointer({ Self.highestGap(in: tree, of: $0, length: length, bounds) }) {
+            return end
+        }
         return Self.fit(Self.clip(bounds.lowerBound, top.lowest, bounds), length)
     }
 
     /// The end of the highest gap between two regions of `node`'s subtree
-    /// that, clipped to `bounds`, holds `length` bytes.
-    private func highestGap(in node: Int32, length: UInt64, _ bounds: Range<UInt64>) -> UInt64? {
-        guard node != Self.none else { return nil }
+    /// that, clipped to `bounds`, holds `length` bytes. Static over the
+    /// node buffer, so that no level pays a bounds check; a child whose
+    /// widest gap is too narrow is skipped before the call rather than in it.
+    private static func highestGap(in node: Int32, of nodes: UnsafeBufferPointer<Node>, length: UInt64,
+                                   _ bounds: Range<UInt64>) -> UInt64? {
+        // SAFETY: `node` and its children are live nodes' indices
+        // (invariant 4), inside `nodes`.
         let i = Int(node)
-        guard nodes[i].widestGap >= length else { return nil }
         let spanEnd = Swift.min(nodes[i].highest, bounds.upperBound)
         let spanStart = Swift.max(nodes[i].lowest, bounds.lowerBound)
         guard spanStart < spanEnd, spanEnd - spanStart >= length else { return nil }
@@ -198,14 +268,17 @@ struct RegionTree {
         // Highest first: inside the right subtree, between this region and
         // the right subtree, between the left subtree and this region,
         // inside the left subtree.
-        if let found = highestGap(in: right, length: length, bounds) { return found }
-        if right != Self.none, let found = Self.fit(Self.clip(end, nodes[Int(right)].lowest, bounds), length) {
-            return found
+        if right != Self.none {
+            if nodes[Int(right)].widestGap >= length,
+               let found = highestGap(in: right, of: nodes, length: length, bounds) {
+                return found
+            }
+            if let found = Self.fit(Self.clip(end, nodes[Int(right)].lowest, bounds), length) { return found }
         }
-        if left != Self.none, let found = Self.fit(Self.clip(nodes[Int(left)].highest, start, bounds), length) {
-            return found
-        }
-        return highestGap(in: left, length: length, bounds)
+        guard left != Self.none else { return nil }
+        if let found = Self.fit(Self.clip(nodes[Int(left)].highest, start, bounds), length) { return found }
+        guard nodes[Int(left)].widestGap >= length else { return nil }
+        return highestGap(in: left, of: nodes, length: length, bounds)
     }
 
     /// [start, end) clipped to `bounds` (possibly empty).
@@ -250,14 +323,21 @@ struct RegionTree {
             if keeps {
                 kept.append(old[index])
             } else {
-                root = remove(old[index], from: root)
+                let tree = root, start = old[index]
+                let (rest, removed) = withLinks { links in links.remove(start, from: tree) }
+                root = rest
+                vacate(removed)
             }
         }
         for region in regions {
+            let tree = root
             if kept.contains(region.start.raw) {
-                replaceInPlace(region, in: root)
+                let start = region.start.raw, end = region.end.raw
+                let node = withLinks { links in links.changeEnd(ofRegionStarting: start, to: end, in: tree) }
+                payload[Int(node)] = region
             } else {
-                root = insert(allocate(region), into: root)
+                let node = allocate(region)
+                root = withLinks { links in links.insert(node, into: tree) }
             }
         }
         count += regions.count - old.count
@@ -267,13 +347,20 @@ struct RegionTree {
     /// `replace` in general: two splits, the middle freed, the new regions
     /// built balanced, two joins.
     private mutating func splice(startingIn starts: Range<UInt64>, with regions: [Region]) -> Int {
-        let (below, rest) = split(root, at: starts.lowerBound)
-        let (middle, above) = split(rest, at: starts.upperBound)
+        let tree = root
+        let (below, middle, above) = withLinks { links in
+            let (below, rest) = links.split(tree, at: starts.lowerBound)
+            let (middle, above) = links.split(rest, at: starts.upperBound)
+            return (below, middle, above)
+        }
+        // Freed first, so that the new regions take the freed slots.
         let removed = release(middle)
-        if regions.count == 1 {
-            root = join(below, allocate(regions[0]), above)
-        } else {
-            root = join(join(below, build(regions, 0..<regions.count)), above)
+        let chain = allocateChain(regions)
+        let added = regions.count
+        root = withLinks { links in
+            if added == 1 { return links.join(below, chain, above) }
+            var next = chain
+            return links.join(links.join(below, links.build(added, from: &next)), above)
         }
         count += regions.count - removed
         if nodes.count > Self.compactionFloor && count < nodes.count / 4 { compact() }
@@ -300,10 +387,7 @@ struct RegionTree {
         return false
     }
 
-    // MARK: Nodes
-
-    @inline(__always)
-    private func height(_ node: Int32) -> Int32 { node == Self.none ? 0 : nodes[Int(node)].height }
+    // MARK: Slots
 
     /// A region that refers to no object, for vacant slots.
     private static var placeholder: Region {
@@ -325,6 +409,19 @@ struct RegionTree {
         nodes.append(node)
         payload.append(region)
         return Int32(nodes.count - 1)
+    }
+
+    /// Allocates a node for each of `regions`, in order, chained through
+    /// `right` for `Links.build`; returns the first (`none` if there are
+    /// none). The nodes are detached once `build` has consumed the chain.
+    private mutating func allocateChain(_ regions: [Region]) -> Int32 {
+        var first = Self.none, last = Self.none
+        for region in regions {
+            let node = allocate(region)
+            if last == Self.none { first = node } else { nodes[Int(last)].right = node }
+            last = node
+        }
+        return first
     }
 
     /// Vacates every node of `node`'s subtree; returns how many.
@@ -351,240 +448,315 @@ struct RegionTree {
         payload = []
         payload.reserveCapacity(all.count)
         vacant = Self.none
-        root = build(all, 0..<all.count)
+        root = build(all)
     }
 
-    /// A balanced subtree of `regions[range]` (its heights differ by at most
-    /// one at every node, so it is an AVL tree).
-    private mutating func build(_ regions: [Region], _ range: Range<Int>) -> Int32 {
-        guard !range.isEmpty else { return Self.none }
-        let middle = range.lowerBound + range.count / 2
-        let left = build(regions, range.lowerBound..<middle)
-        let node = allocate(regions[middle])
-        let right = build(regions, middle + 1..<range.upperBound)
-        return link(left, node, right)
+    /// A balanced tree of `regions` in fresh nodes. Contract: sorted and
+    /// disjoint.
+    private mutating func build(_ regions: [Region]) -> Int32 {
+        var next = allocateChain(regions)
+        let added = regions.count
+        return withLinks { links in links.build(added, from: &next) }
     }
 
-    /// Makes `left` and `right` the children of `node` and recomputes its
-    /// height and subtree data (invariant 3). Returns `node`.
+    /// Runs `body` over the node array through one pointer (`Links`): the
+    /// array is made unique once here, not at every node written, and its
+    /// subscripts are not bounds-checked. `body` must not reach `self`
+    /// (the array is borrowed for it), so callers pass values in and take
+    /// results out.
     @inline(__always)
-    private mutating func link(_ left: Int32, _ node: Int32, _ right: Int32) -> Int32 {
-        let i = Int(node)
-        nodes[i].left = left
-        nodes[i].right = right
-        refresh(node)
-        return node
+    private mutating func withLinks<Result>(_ body: (Links) -> Result) -> Result {
+        // SAFETY: the buffer lives for the closure only and `Links` is not
+        // kept past it; nothing appends to or replaces `nodes` meanwhile
+        // (the closure cannot reach `self`).
+        nodes.withUnsafeMutableBufferPointer { buffer in body(Links(nodes: buffer)) }
     }
 
-    /// Recomputes `node`'s height and subtree data from its children.
-    @inline(__always)
-    private mutating func refresh(_ node: Int32) {
-        let i = Int(node)
-        let left = nodes[i].left, right = nodes[i].right
-        var lowest = nodes[i].start, highest = nodes[i].end
-        var gap: UInt64 = 0
-        if left != Self.none {
-            let l = Int(left)
-            lowest = nodes[l].lowest
-            gap = Swift.max(nodes[l].widestGap, nodes[i].start - nodes[l].highest)
+    // MARK: Links: the tree algorithms over the node array
+
+    /// The node array of one change, through one pointer (see `withLinks`).
+    /// Every algorithm on links lives here: it reads and writes nodes
+    /// only, never a region or the vacant chain, so it needs no access to
+    /// the tree itself. Every index it follows is a node's (a live node's
+    /// link, or a detached node its caller allocated), so below
+    /// `nodes.count` (invariant 4); UnsafeMutableBufferPointer checks that
+    /// in debug builds (the host tests) and not in the kernel's -O build.
+    private struct Links {
+        let nodes: UnsafeMutableBufferPointer<Node>
+
+        @inline(__always)
+        func height(_ node: Int32) -> Int32 {
+            // SAFETY: `node` is a node's index (see the type's comment).
+            node == RegionTree.none ? 0 : nodes[Int(node)].height
         }
-        if right != Self.none {
-            let r = Int(right)
-            highest = nodes[r].highest
-            gap = Swift.max(gap, Swift.max(nodes[r].widestGap, nodes[r].lowest - nodes[i].end))
+
+        /// Makes `left` and `right` the children of `node` and recomputes
+        /// its height and subtree data (invariant 3). Returns `node`.
+        @inline(__always)
+        func link(_ left: Int32, _ node: Int32, _ right: Int32) -> Int32 {
+            // SAFETY: indices of nodes (see the type's comment).
+            let i = Int(node)
+            nodes[i].left = left
+            nodes[i].right = right
+            refresh(node)
+            return node
         }
-        nodes[i].lowest = lowest
-        nodes[i].highest = highest
-        nodes[i].widestGap = gap
-        nodes[i].height = 1 + Swift.max(height(left), height(right))
-    }
 
-    private mutating func rotateLeft(_ node: Int32) -> Int32 {
-        let right = nodes[Int(node)].right
-        nodes[Int(node)].right = nodes[Int(right)].left
-        refresh(node)
-        nodes[Int(right)].left = node
-        refresh(right)
-        return right
-    }
-
-    private mutating func rotateRight(_ node: Int32) -> Int32 {
-        let left = nodes[Int(node)].left
-        nodes[Int(node)].left = nodes[Int(left)].right
-        refresh(node)
-        nodes[Int(left)].right = node
-        refresh(left)
-        return left
-    }
-
-    // MARK: Single changes (one descent each, O(log n))
-
-    /// Restores AVL balance at `node` after one of its subtrees changed
-    /// height by one (insert, remove), and its subtree data.
-    private mutating func balance(_ node: Int32) -> Int32 {
-        let i = Int(node)
-        let left = nodes[i].left, right = nodes[i].right
-        let leftHeight = height(left), rightHeight = height(right)
-        if leftHeight > rightHeight + 1 {
-            if height(nodes[Int(left)].left) < height(nodes[Int(left)].right) { nodes[i].left = rotateLeft(left) }
-            return rotateRight(node)
-        }
-        if rightHeight > leftHeight + 1 {
-            if height(nodes[Int(right)].right) < height(nodes[Int(right)].left) { nodes[i].right = rotateRight(right) }
-            return rotateLeft(node)
-        }
-        refresh(node)
-        return node
-    }
-
-    /// `tree` with the detached node `node` added. Contract: its region
-    /// overlaps none in `tree`.
-    private mutating func insert(_ node: Int32, into tree: Int32) -> Int32 {
-        guard tree != Self.none else { return node }
-        let i = Int(tree)
-        if nodes[Int(node)].start < nodes[i].start {
-            nodes[i].left = insert(node, into: nodes[i].left)
-        } else {
-            nodes[i].right = insert(node, into: nodes[i].right)
-        }
-        return balance(tree)
-    }
-
-    /// `tree` without the region starting at `start`, which is vacated.
-    /// Contract: there is one.
-    private mutating func remove(_ start: UInt64, from tree: Int32) -> Int32 {
-        precondition(tree != Self.none, "RegionTree.remove: no such region")
-        let i = Int(tree)
-        let here = nodes[i].start
-        if start < here {
-            nodes[i].left = remove(start, from: nodes[i].left)
-            return balance(tree)
-        }
-        if start > here {
-            nodes[i].right = remove(start, from: nodes[i].right)
-            return balance(tree)
-        }
-        let left = nodes[i].left, right = nodes[i].right
-        vacate(tree)
-        guard left != Self.none else { return right }
-        guard right != Self.none else { return left }
-        let (rest, first) = removeFirst(right)
-        nodes[Int(first)].left = left
-        nodes[Int(first)].right = rest
-        return balance(first)
-    }
-
-    /// `tree` without its first node, and that node, detached.
-    private mutating func removeFirst(_ tree: Int32) -> (Int32, Int32) {
-        let i = Int(tree)
-        let left = nodes[i].left
-        guard left != Self.none else { return (nodes[i].right, tree) }
-        let (rest, first) = removeFirst(left)
-        nodes[i].left = rest
-        return (balance(tree), first)
-    }
-
-    /// Puts `region` in the node of the region with the same start and
-    /// refreshes the subtree data on the path. Contract: there is one, and
-    /// `region` overlaps no other.
-    private mutating func replaceInPlace(_ region: Region, in tree: Int32) {
-        precondition(tree != Self.none, "RegionTree.replaceInPlace: no such region")
-        let i = Int(tree)
-        let here = nodes[i].start
-        if region.start.raw < here {
-            replaceInPlace(region, in: nodes[i].left)
-        } else if region.start.raw > here {
-            replaceInPlace(region, in: nodes[i].right)
-        } else {
-            payload[i] = region
-            nodes[i].end = region.end.raw
-        }
-        refresh(tree)
-    }
-
-    // MARK: Join and split (O(log n) each)
-
-    /// The tree of `left`, then the detached node `middle`, then `right`.
-    /// Contract: everything in `left` lies below `middle`'s region, which
-    /// lies below everything in `right`. O(|height(left) - height(right)|).
-    private mutating func join(_ left: Int32, _ middle: Int32, _ right: Int32) -> Int32 {
-        let leftHeight = height(left), rightHeight = height(right)
-        if leftHeight > rightHeight + 1 { return joinRight(left, middle, right) }
-        if rightHeight > leftHeight + 1 { return joinLeft(left, middle, right) }
-        return link(left, middle, right)
-    }
-
-    /// `join` when `left` is the taller by more than one: descend its
-    /// right spine to a subtree as tall as `right` (or one more), hang the
-    /// three there, and rebalance on the way up.
-    private mutating func joinRight(_ left: Int32, _ middle: Int32, _ right: Int32) -> Int32 {
-        let l = Int(left)
-        let inner = nodes[l].right
-        if height(inner) <= height(right) + 1 {
-            let joined = link(inner, middle, right)
-            if height(joined) <= height(nodes[l].left) + 1 {
-                nodes[l].right = joined
-                refresh(left)
-                return left
+        /// Recomputes `node`'s height and subtree data from its children.
+        @inline(__always)
+        func refresh(_ node: Int32) {
+            // SAFETY: `node` and its children are nodes (see the type's
+            // comment).
+            let i = Int(node)
+            let left = nodes[i].left, right = nodes[i].right
+            var lowest = nodes[i].start, highest = nodes[i].end
+            var gap: UInt64 = 0
+            var height: Int32 = 0
+            if left != RegionTree.none {
+                let l = Int(left)
+                lowest = nodes[l].lowest
+                gap = Swift.max(nodes[l].widestGap, nodes[i].start - nodes[l].highest)
+                height = nodes[l].height
             }
-            nodes[l].right = rotateRight(joined)
-            refresh(left)
-            return rotateLeft(left)
-        }
-        let joined = joinRight(inner, middle, right)
-        nodes[l].right = joined
-        refresh(left)
-        return height(joined) <= height(nodes[l].left) + 1 ? left : rotateLeft(left)
-    }
-
-    /// The mirror of `joinRight`.
-    private mutating func joinLeft(_ left: Int32, _ middle: Int32, _ right: Int32) -> Int32 {
-        let r = Int(right)
-        let inner = nodes[r].left
-        if height(inner) <= height(left) + 1 {
-            let joined = link(left, middle, inner)
-            if height(joined) <= height(nodes[r].right) + 1 {
-                nodes[r].left = joined
-                refresh(right)
-                return right
+            if right != RegionTree.none {
+                let r = Int(right)
+                highest = nodes[r].highest
+                gap = Swift.max(gap, Swift.max(nodes[r].widestGap, nodes[r].lowest - nodes[i].end))
+                height = Swift.max(height, nodes[r].height)
             }
-            nodes[r].left = rotateLeft(joined)
+            nodes[i].lowest = lowest
+            nodes[i].highest = highest
+            nodes[i].widestGap = gap
+            nodes[i].height = 1 + height
+        }
+
+        func rotateLeft(_ node: Int32) -> Int32 {
+            // SAFETY: `node` has a right child (the caller's balance
+            // check); both are nodes (see the type's comment).
+            let right = nodes[Int(node)].right
+            nodes[Int(node)].right = nodes[Int(right)].left
+            refresh(node)
+            nodes[Int(right)].left = node
             refresh(right)
-            return rotateRight(right)
+            return right
         }
-        let joined = joinLeft(left, middle, inner)
-        nodes[r].left = joined
-        refresh(right)
-        return height(joined) <= height(nodes[r].right) + 1 ? right : rotateRight(right)
-    }
 
-    /// The tree of `left` then `right` (no middle node).
-    private mutating func join(_ left: Int32, _ right: Int32) -> Int32 {
-        guard left != Self.none else { return right }
-        guard right != Self.none else { return left }
-        let (rest, last) = splitLast(left)
-        return join(rest, last, right)
-    }
-
-    /// `node`'s subtree without its last node, and that node, detached.
-    private mutating func splitLast(_ node: Int32) -> (Int32, Int32) {
-        let right = nodes[Int(node)].right
-        guard right != Self.none else { return (nodes[Int(node)].left, node) }
-        let (rest, last) = splitLast(right)
-        return (join(nodes[Int(node)].left, node, rest), last)
-    }
-
-    /// `node`'s subtree as two trees: the regions starting below `key`, and
-    /// the others.
-    private mutating func split(_ node: Int32, at key: UInt64) -> (Int32, Int32) {
-        guard node != Self.none else { return (Self.none, Self.none) }
-        let left = nodes[Int(node)].left, right = nodes[Int(node)].right
-        if key <= nodes[Int(node)].start {
-            let (below, above) = split(left, at: key)
-            return (below, join(above, node, right))
+        func rotateRight(_ node: Int32) -> Int32 {
+            // SAFETY: `node` has a left child (the caller's balance check);
+            // both are nodes (see the type's comment).
+            let left = nodes[Int(node)].left
+            nodes[Int(node)].left = nodes[Int(left)].right
+            refresh(node)
+            nodes[Int(left)].right = node
+            refresh(left)
+            return left
         }
-        let (below, above) = split(right, at: key)
-        return (join(left, node, below), above)
+
+        // Single changes (one descent each, O(log n)).
+
+        /// Restores AVL balance at `node` after one of its subtrees changed
+        /// height by one (insert, remove), and its subtree data. Inlined
+        /// into the descents: it runs at every level of each one.
+        @inline(__always)
+        func balance(_ node: Int32) -> Int32 {
+            // SAFETY: indices of nodes; a subtree two taller than its
+            // sibling has children (see the type's comment).
+            let i = Int(node)
+            let left = nodes[i].left, right = nodes[i].right
+            let leftHeight = height(left), rightHeight = height(right)
+            if leftHeight > rightHeight + 1 {
+                if height(nodes[Int(left)].left) < height(nodes[Int(left)].right) { nodes[i].left = rotateLeft(left) }
+                return rotateRight(node)
+            }
+            if rightHeight > leftHeight + 1 {
+                if height(nodes[Int(right)].right) < height(nodes[Int(right)].left) {
+                    nodes[i].right = rotateRight(right)
+                }
+                return rotateLeft(node)
+            }
+            refresh(node)
+            return node
+        }
+
+        /// `tree` with the detached node `node` added. Contract: its region
+        /// overlaps none in `tree`.
+        func insert(_ node: Int32, into tree: Int32) -> Int32 {
+            guard tree != RegionTree.none else { return node }
+            // SAFETY: indices of nodes (see the type's comment).
+            let i = Int(tree)
+            if nodes[Int(node)].start < nodes[i].start {
+                nodes[i].left = insert(node, into: nodes[i].left)
+            } else {
+                nodes[i].right = insert(node, into: nodes[i].right)
+            }
+            return balance(tree)
+        }
+
+        /// `tree` without the node of the region starting at `start`, and
+        /// that node, detached (for the caller to vacate). Contract: there
+        /// is one.
+        func remove(_ start: UInt64, from tree: Int32) -> (tree: Int32, removed: Int32) {
+            precondition(tree != RegionTree.none, "RegionTree.remove: no such region")
+            // SAFETY: indices of nodes (see the type's comment).
+            let i = Int(tree)
+            let here = nodes[i].start
+            if start < here {
+                let (rest, removed) = remove(start, from: nodes[i].left)
+                nodes[i].left = rest
+                return (balance(tree), removed)
+            }
+            if start > here {
+                let (rest, removed) = remove(start, from: nodes[i].right)
+                nodes[i].right = rest
+                return (balance(tree), removed)
+            }
+            let left = nodes[i].left, right = nodes[i].right
+            guard left != RegionTree.none else { return (right, tree) }
+            guard right != RegionTree.none else { return (left, tree) }
+            let (rest, first) = removeFirst(right)
+            nodes[Int(first)].left = left
+            nodes[Int(first)].right = rest
+            return (balance(first), tree)
+        }
+
+        /// `tree` without its first node, and that node, detached.
+        func removeFirst(_ tree: Int32) -> (Int32, Int32) {
+            // SAFETY: indices of nodes (see the type's comment).
+            let i = Int(tree)
+            let left = nodes[i].left
+            guard left != RegionTree.none else { return (nodes[i].right, tree) }
+            let (rest, first) = removeFirst(left)
+            nodes[i].left = rest
+            return (balance(tree), first)
+        }
+
+        /// Sets the end of the region starting at `start` to `end` and
+        /// refreshes the subtree data on the path; returns its node (the
+        /// caller stores the new region there). Contract: there is one, and
+        /// the new range overlaps no other region.
+        func changeEnd(ofRegionStarting start: UInt64, to end: UInt64, in tree: Int32) -> Int32 {
+            precondition(tree != RegionTree.none, "RegionTree.changeEnd: no such region")
+            // SAFETY: indices of nodes (see the type's comment).
+            let i = Int(tree)
+            let here = nodes[i].start
+            let node: Int32
+            if start < here {
+                node = changeEnd(ofRegionStarting: start, to: end, in: nodes[i].left)
+            } else if start > here {
+                node = changeEnd(ofRegionStarting: start, to: end, in: nodes[i].right)
+            } else {
+                nodes[i].end = end
+                node = tree
+            }
+            refresh(tree)
+            return node
+        }
+
+        // Join, split and build (Blelloch, Ferizovic & Sun).
+
+        /// A balanced tree of the `count` nodes chained through `right`
+        /// from `next` (`allocateChain`), in chain order; `next` is left at
+        /// the node after them. Its heights differ by at most one at every
+        /// node, so it is an AVL tree. O(count).
+        func build(_ count: Int, from next: inout Int32) -> Int32 {
+            guard count > 0 else { return RegionTree.none }
+            let leftCount = count / 2
+            let left = build(leftCount, from: &next)
+            // SAFETY: the chain holds `count` nodes (the caller's contract).
+            let node = next
+            next = nodes[Int(node)].right
+            let right = build(count - leftCount - 1, from: &next)
+            return link(left, node, right)
+        }
+
+        /// The tree of `left`, then the detached node `middle`, then
+        /// `right`. Contract: everything in `left` lies below `middle`'s
+        /// region, which lies below everything in `right`.
+        /// O(|height(left) - height(right)|).
+        func join(_ left: Int32, _ middle: Int32, _ right: Int32) -> Int32 {
+            let leftHeight = height(left), rightHeight = height(right)
+            if leftHeight > rightHeight + 1 { return joinRight(left, middle, right) }
+            if rightHeight > leftHeight + 1 { return joinLeft(left, middle, right) }
+            return link(left, middle, right)
+        }
+
+        /// `join` when `left` is the taller by more than one: descend its
+        /// right spine to a subtree as tall as `right` (or one more), hang
+        /// the three there, and rebalance on the way up.
+        func joinRight(_ left: Int32, _ middle: Int32, _ right: Int32) -> Int32 {
+            // SAFETY: indices of nodes (see the type's comment); `left` is
+            // taller than `right`, so not empty.
+            let l = Int(left)
+            let inner = nodes[l].right
+            if height(inner) <= height(right) + 1 {
+                let joined = link(inner, middle, right)
+                if height(joined) <= height(nodes[l].left) + 1 {
+                    nodes[l].right = joined
+                    refresh(left)
+                    return left
+                }
+                nodes[l].right = rotateRight(joined)
+                refresh(left)
+                return rotateLeft(left)
+            }
+            let joined = joinRight(inner, middle, right)
+            nodes[l].right = joined
+            refresh(left)
+            return height(joined) <= height(nodes[l].left) + 1 ? left : rotateLeft(left)
+        }
+
+        /// The mirror of `joinRight`.
+        func joinLeft(_ left: Int32, _ middle: Int32, _ right: Int32) -> Int32 {
+            // SAFETY: as in `joinRight`, mirrored.
+            let r = Int(right)
+            let inner = nodes[r].left
+            if height(inner) <= height(left) + 1 {
+                let joined = link(left, middle, inner)
+                if height(joined) <= height(nodes[r].right) + 1 {
+                    nodes[r].left = joined
+                    refresh(right)
+                    return right
+                }
+                nodes[r].left = rotateLeft(joined)
+                refresh(right)
+                return rotateRight(right)
+            }
+            let joined = joinLeft(left, middle, inner)
+            nodes[r].left = joined
+            refresh(right)
+            return height(joined) <= height(nodes[r].right) + 1 ? right : rotateRight(right)
+        }
+
+        /// The tree of `left` then `right` (no middle node).
+        func join(_ left: Int32, _ right: Int32) -> Int32 {
+            guard left != RegionTree.none else { return right }
+            guard right != RegionTree.none else { return left }
+            let (rest, last) = splitLast(left)
+            return join(rest, last, right)
+        }
+
+        /// `node`'s subtree without its last node, and that node, detached.
+        func splitLast(_ node: Int32) -> (Int32, Int32) {
+            // SAFETY: indices of nodes (see the type's comment).
+            let right = nodes[Int(node)].right
+            guard right != RegionTree.none else { return (nodes[Int(node)].left, node) }
+            let (rest, last) = splitLast(right)
+            return (join(nodes[Int(node)].left, node, rest), last)
+        }
+
+        /// `node`'s subtree as two trees: the regions starting below `key`,
+        /// and the others.
+        func split(_ node: Int32, at key: UInt64) -> (Int32, Int32) {
+            guard node != RegionTree.none else { return (RegionTree.none, RegionTree.none) }
+            // SAFETY: indices of nodes (see the type's comment).
+            let left = nodes[Int(node)].left, right = nodes[Int(node)].right
+            if key <= nodes[Int(node)].start {
+                let (below, above) = split(left, at: key)
+                return (below, join(above, node, right))
+            }
+            let (below, above) = split(right, at: key)
+            return (join(left, node, below), above)
+        }
     }
 
     // MARK: Checking
