@@ -30,20 +30,22 @@ public struct ExecArguments: Sendable {
     /// Appends one argv string; false (nothing appended) if it holds a NUL.
     @discardableResult
     public mutating func appendArgument(_ string: [UInt8]) -> Bool {
-        guard !string.contains(0) else { return false }
-        argumentBytes += string
-        argumentBytes.append(0)
-        argumentCount += 1
-        return true
+        Self.append(string, to: &argumentBytes, counting: &argumentCount)
     }
 
     /// Appends one envp string; false (nothing appended) if it holds a NUL.
     @discardableResult
     public mutating func appendEnvironment(_ string: [UInt8]) -> Bool {
+        Self.append(string, to: &environmentBytes, counting: &environmentCount)
+    }
+
+    /// `string` and its NUL onto `bytes`, one more in `count`; false
+    /// (nothing appended) if `string` holds a NUL.
+    private static func append(_ string: [UInt8], to bytes: inout [UInt8], counting count: inout Int) -> Bool {
         guard !string.contains(0) else { return false }
-        environmentBytes += string
-        environmentBytes.append(0)
-        environmentCount += 1
+        bytes += string
+        bytes.append(0)
+        count += 1
         return true
     }
 

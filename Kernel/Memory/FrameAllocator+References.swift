@@ -64,11 +64,19 @@ extension FrameAllocator {
 
     /// Records one page-table entry fewer mapping the frame at `address`.
     public func decrementMapCount(_ address: PhysicalAddress) {
-        guard let frame = checkedFrame(address, .decrementMapCount) else { return }
+        dropMapping(address)
+    }
+
+    /// decrementMapCount's work; returns the frame's number, or nil (and
+    /// reports) when its map count could not be dropped.
+    @inline(__always) @discardableResult
+    private func dropMapping(_ address: PhysicalAddress) -> UInt32? {
+        guard let frame = checkedFrame(address, .decrementMapCount) else { return nil }
         let info = table.entry(frame)
-        guard checkHandedOut(info.pointee.kind, .decrementMapCount, address) else { return }
-        guard info.pointee.mapCount > 0 else { report(.decrementMapCount, .countUnderflow, address); return }
+        guard checkHandedOut(info.pointee.kind, .decrementMapCount, address) else { return nil }
+        guard info.pointee.mapCount > 0 else { report(.decrementMapCount, .countUnderflow, address); return nil }
         info.pointee.mapCount -= 1
+        return frame
     }
 
     /// FrameProvider.duplicateLeafReference: one lookup and one check for
@@ -88,12 +96,7 @@ extension FrameAllocator {
     /// FrameProvider.releaseLeafReference: decrementMapCount, then release,
     /// with one lookup (unmap and teardown run it for every resident page).
     public func releaseLeafReference(_ address: PhysicalAddress) {
-        guard let frame = checkedFrame(address, .decrementMapCount) else { return }
-        let info = table.entry(frame)
-        guard checkHandedOut(info.pointee.kind, .decrementMapCount, address) else { return }
-        guard info.pointee.mapCount > 0 else { report(.decrementMapCount, .countUnderflow, address); return }
-        info.pointee.mapCount -= 1
-        guard canDropReference(frame, .release) else { return }
+        guard let frame = dropMapping(address), canDropReference(frame, .release) else { return }
         dropReference(frame)
     }
 
