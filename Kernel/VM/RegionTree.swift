@@ -113,6 +113,12 @@ struct RegionTree {
 
     /// The region containing `address`, or nil.
     func region(containing address: UInt64) -> Region? {
+        guard let node = node(containing: address) else { return nil }
+        return payload[node]
+    }
+
+    /// The index of the node whose region contains `address`, or nil.
+    private func node(containing address: UInt64) -> Int? {
         var node = root
         while node != Self.none {
             if address < nodes[Int(node)].start {
@@ -120,7 +126,7 @@ struct RegionTree {
             } else if address >= nodes[Int(node)].end {
                 node = nodes[Int(node)].right
             } else {
-                return payload[Int(node)]
+                return Int(node)
             }
         }
         return nil
@@ -130,21 +136,10 @@ struct RegionTree {
     /// region is lent to `test` and copied (retained) only when it passes:
     /// for the merge tests of a placement, which usually fail.
     func region(containing address: UInt64, if test: (Region) -> Bool) -> Region? {
-        var node = root
-        while node != Self.none {
-            if address < nodes[Int(node)].start {
-                node = nodes[Int(node)].left
-            } else if address >= nodes[Int(node)].end {
-                node = nodes[Int(node)].right
-            } else {
-                let i = Int(node)
-                // SAFETY: `i` is a live node's index, inside `payload`
-                // (invariant 4).
-                let passes = payload.withUnsafeBufferPointer { payload in test(payload[i]) }
-                return passes ? payload[i] : nil
-            }
-        }
-        return nil
+        guard let i = node(containing: address) else { return nil }
+        // SAFETY: `i` is a live node's index, inside `payload` (invariant 4).
+        let passes = payload.withUnsafeBufferPointer { payload in test(payload[i]) }
+        return passes ? payload[i] : nil
     }
 
     /// The first region ending above `address` (containing it, or the next
