@@ -82,11 +82,12 @@ $(USER_BIN)/$(1): $(USER_OBJ)/programs/$(1).o $(USER_RUNTIME_OBJS) $(USER_LINKER
 	    $$(SWIFT_EMBEDDED_LIBS) -o $$@
 endef
 
-# user_c_program(name): gcc, static, no libc, its own _start.
+# user_c_program(name): gcc, static, no libc; may use User/Runtime/ctest.h
+# (syscalls, printing, _start) or bring its own _start.
 define user_c_program
-$(USER_BIN)/$(1): $(wildcard User/Programs/$(1)/*.c) User/user.mk
+$(USER_BIN)/$(1): $(wildcard User/Programs/$(1)/*.c) User/Runtime/ctest.h User/user.mk
 	@mkdir -p $$(dir $$@)
-	$$(USER_CC) $$(USER_GCC_FLAGS) $(wildcard User/Programs/$(1)/*.c) -o $$@
+	$$(USER_CC) $$(USER_GCC_FLAGS) -I User/Runtime $(wildcard User/Programs/$(1)/*.c) -o $$@
 endef
 
 $(foreach name,$(USER_SWIFT_PROGRAMS),$(eval $(call user_swift_program,$(name),User/Programs)))
